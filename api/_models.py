@@ -1,0 +1,333 @@
+"""Request and response models. They are never table models.
+
+Naming follows a Base / Create / Public split: ``…Create`` (or ``…Request``) is what a
+client may send, ``…Public`` what it gets back. Every request model refuses unknown members
+(``extra='forbid'``) and is strict about types, so nothing is mass-assigned or coerced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from policies import ListContext
+
+__all__ = [
+    "AccessToken",
+    "CandidateResult",
+    "ConsistencyProofPublic",
+    "DecisionPublic",
+    "EligiblePerson",
+    "EnrolCode",
+    "EnrolRequest",
+    "EnrolStarted",
+    "EntriesPublic",
+    "EnvelopeCreate",
+    "ImportPublic",
+    "InclusionProofPublic",
+    "InvitationPublic",
+    "KeyCreate",
+    "KeyPublic",
+    "ListContextIn",
+    "ListContextQuery",
+    "ListRequest",
+    "LoginRequest",
+    "MfaChallengePublic",
+    "OrganisationCreate",
+    "OrganisationPublic",
+    "PersonCreate",
+    "PersonPublic",
+    "PolicyActivate",
+    "PolicyPublic",
+    "ReceiptPublic",
+    "RecoveryCodesPublic",
+    "SecondFactorRequest",
+    "SignatureCreate",
+    "SignaturePublic",
+    "StatementPublic",
+    "UserCreate",
+    "UserPublic",
+    "VetRequest",
+]
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Secret = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Hex64 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Uuid = Annotated[str, StringConstraints(min_length=36, max_length=36)]
+Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+Role = Literal["admin", "advocate", "compiler", "auditor"]
+Status = Literal["imprisoned", "released", "deceased", "unknown"]
+
+
+class Strict(BaseModel):
+    """Base of every request model."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Public(BaseModel):
+    """Base of every response model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- auth ---------------------------------------------------------------------------------
+
+class LoginRequest(Strict):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class MfaChallengePublic(Public):
+    mfa_token: str
+
+
+class SecondFactorRequest(Strict):
+    """Exactly one of ``code`` (TOTP) and ``recovery_code``."""
+
+    mfa_token: Secret
+    code: Annotated[str, StringConstraints(min_length=1, max_length=16)] | None = None
+    recovery_code: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+
+
+class AccessToken(Public):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - RFC 6750 token type
+    expires_in: int
+
+
+class EnrolRequest(Strict):
+    invitation: Secret
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class EnrolStarted(Public):
+    username: str
+    otpauth_uri: str
+    secret: str
+
+
+class EnrolCode(Strict):
+    invitation: Secret
+    code: Annotated[str, StringConstraints(min_length=1, max_length=16)]
+
+
+class RecoveryCodesPublic(Public):
+    recovery_codes: list[str]
+
+
+# -- admin --------------------------------------------------------------------------------
+
+class OrganisationCreate(Strict):
+    name: Text
+
+
+class OrganisationPublic(Public):
+    id: str
+    name: str
+    created_at: dt.datetime
+
+
+class UserBase(BaseModel):
+    username: str
+    role: Role
+    organisation_id: str | None = None
+
+
+class UserCreate(UserBase, Strict):
+    username: Annotated[str, StringConstraints(min_length=3, max_length=64)]
+
+
+class UserPublic(UserBase, Public):
+    id: str
+    disabled: bool
+    enrolled: bool
+
+
+class InvitationPublic(Public):
+    user: UserPublic
+    invitation: str
+
+
+class PolicyActivate(Strict):
+    """A policy document (TOML text)."""
+
+    document: Annotated[str, StringConstraints(min_length=1, max_length=64 * 1024)]
+
+
+class PolicyPublic(Public):
+    id: str
+    version: int
+    sha256: str
+
+
+# -- keys ---------------------------------------------------------------------------------
+
+class KeyCreate(Strict):
+    """The raw 32-byte Ed25519 public key, standard base64."""
+
+    public_key: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class KeyPublic(Public):
+    key_id: str
+    user_id: str
+    public_key: str
+    state: Literal["pending", "approved", "revoked"]
+    registered_at: dt.datetime
+    approved_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+# -- persons and statements ----------------------------------------------------------------
+
+class PersonBase(BaseModel):
+    full_name: str
+    birth_date: dt.date | None = None
+    aliases: list[str] = Field(default_factory=list)
+    location: str | None = None
+    status: Status = "imprisoned"
+
+
+class PersonCreate(PersonBase, Strict):
+    full_name: Text
+    aliases: Annotated[list[Text], Field(max_length=10)] = Field(default_factory=list)
+    location: Text | None = None
+
+
+class PersonPublic(PersonBase, Public):
+    id: str
+    commitment: str
+    latest_statement_id: str | None
+
+
+class ImportPublic(Public):
+    added: int
+    already_present: int
+
+
+class SignatureCreate(Strict):
+    keyid: Hex64
+    sig: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class EnvelopeCreate(Strict):
+    """A DSSE envelope."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True,
+                              populate_by_name=False)
+
+    payloadType: Annotated[str, StringConstraints(max_length=200)]  # noqa: N815 - DSSE name
+    payload: Annotated[str, StringConstraints(min_length=1, max_length=128 * 1024)]
+    signatures: Annotated[list[SignatureCreate], Field(min_length=1, max_length=32)]
+
+
+class SignaturePublic(Public):
+    keyid: str
+    sig: str
+    signer_user_id: str
+    signer_organisation_id: str
+    log_index: int
+    recorded_at: dt.datetime
+
+
+class StatementPublic(Public):
+    statement_id: str
+    person_id: str
+    position: str
+    stated_on: dt.date
+    previous: str | None
+    retracts: str | None
+    log_index: int
+    recorded_at: dt.datetime
+    envelope: dict[str, Any]
+    signatures: list[SignaturePublic]
+
+
+class ReceiptPublic(Public):
+    statement_id: str
+    log_index: int
+    receipt: str
+
+
+# -- eligibility --------------------------------------------------------------------------
+
+class ListContextBase(BaseModel):
+    transfer: Literal["exchange", "expulsion"]
+    destination: Country
+    requires_pardon_petition: bool
+    documents_returned: bool
+    family_may_accompany: bool
+    as_of: dt.date | None = None
+
+    def to_domain(self) -> ListContext:
+        return ListContext(
+            transfer=self.transfer,
+            destination=self.destination,
+            requires_pardon_petition=self.requires_pardon_petition,
+            documents_returned=self.documents_returned,
+            family_may_accompany=self.family_may_accompany,
+        )
+
+
+class ListContextIn(ListContextBase, Strict):
+    """A list context in a JSON body: every member explicit, nothing assumed."""
+
+
+class ListContextQuery(ListContextBase):
+    """A list context in a query string (``?transfer=exchange&destination=DE&…``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DecisionPublic(Public):
+    person_id: str
+    eligible: bool
+    reasons: list[str]
+    deciding_statement_id: str | None
+    policy_id: str
+    policy_sha256: str
+
+
+class ListRequest(Strict):
+    context: ListContextIn
+
+
+class VetRequest(Strict):
+    """Candidates are taken as they come: a malformed one is simply not eligible, with the
+    same answer as any other ineligible one (so there is nothing to learn from a 422)."""
+
+    context: ListContextIn
+    candidates: Annotated[list[Any], Field(max_length=5000)]
+
+
+class EligiblePerson(Public):
+    person_id: str
+    full_name: str
+    birth_date: dt.date | None
+
+
+class CandidateResult(Public):
+    eligible: bool
+
+
+# -- audit --------------------------------------------------------------------------------
+
+class EntriesPublic(Public):
+    start: int
+    end: int
+    entries: list[str]
+
+
+class InclusionProofPublic(Public):
+    index: int
+    size: int
+    hashes: list[str]
+
+
+class ConsistencyProofPublic(Public):
+    first: int
+    second: int
+    hashes: list[str]
