@@ -22,6 +22,7 @@ from audit._merkle import (
     inclusion_proof,
     leaf_hash,
     nodes_completed_by_append,
+    nodes_needed_for_append,
     nodes_needed_for_consistency,
     nodes_needed_for_inclusion,
     nodes_needed_for_root,
@@ -104,7 +105,7 @@ class LogStore:
         """Append one leaf; the caller holds the log lock. Returns the leaf's index."""
         index = self.size(session)
         hashed = leaf_hash(leaf)
-        reader = _PrefetchedNodes(session, _left_siblings(index))
+        reader = _PrefetchedNodes(session, nodes_needed_for_append(index))
         completed = nodes_completed_by_append(index, hashed, reader)
         session.add(LogEntry(idx=index, leaf=leaf, tag=tag))
         session.add_all(LogNode(level=lv, idx=ix, hash=h) for lv, ix, h in completed)
@@ -144,12 +145,3 @@ class LogStore:
         )
         return [bytes(r[0]) for r in rows]
 
-
-def _left_siblings(index: int) -> list[tuple[int, int]]:
-    """The stored nodes an append at ``index`` combines with: one per trailing 1 bit."""
-    wanted = []
-    level, position = 0, index
-    while position & 1:
-        wanted.append((level, position - 1))
-        level, position = level + 1, position >> 1
-    return wanted

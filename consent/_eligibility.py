@@ -65,7 +65,7 @@ class SignatureChecker:
             wanted = [s.key_id for s in statement.signatures]
             keys = {k: bytes(p) for k, p in session.execute(
                 select(AdvocateKey.key_id, AdvocateKey.public_key)
-                .where(AdvocateKey.key_id.in_(wanted))).tuples()}
+                .where(AdvocateKey.key_id.in_(wanted)))}
         good = set()
         for s in statement.signatures:
             cache_key = (statement.statement_id, s.key_id, s.sig)

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
-from audit import Signer
+from audit import Signer, Verifier
 from audit.storage import LogStore
 from consent import _keys, _statements
 from consent._atrest import KeyRing
@@ -100,6 +100,7 @@ class ConsentService:
         self.clock = clock
         self.log = LogStore(log_signer, origin)
         self._signer = log_signer
+        self.verifier: Verifier = log_signer.verifier
         self.persons = PersonBook(data_keys, BlindIndex(blind_index_key))
         self._checker = SignatureChecker()
 
@@ -322,13 +323,13 @@ class ConsentService:
         query = select(Person.id, Person.status)
         if person_ids is not None:
             query = query.where(Person.id.in_(list(person_ids)))  # type: ignore[attr-defined]
-        persons = dict(session.execute(query).tuples().all())
+        persons = dict(session.execute(query).all())
         by_person: dict[str, list[_statements.StoredStatement]] = defaultdict(list)
         for stored in _statements.all_statements(session, list(persons) if person_ids
                                                  is not None else None):
             by_person[stored.person_id].append(stored)
         keys = {k: bytes(p) for k, p in session.execute(
-            select(AdvocateKey.key_id, AdvocateKey.public_key)).tuples()}
+            select(AdvocateKey.key_id, AdvocateKey.public_key))}
         return {pid: decide(session, self._checker, by_person.get(pid, ()), status, context,
                             policy, as_of, keys) for pid, status in persons.items()}
 
@@ -395,7 +396,7 @@ class ConsentService:
             return self.log.checkpoint(session)
 
     def vkey(self) -> str:
-        return str(self._signer.verifier().vkey)
+        return self.verifier.vkey
 
     def log_size(self) -> int:
         with self.reading() as session:
