@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import BigInteger, Column, LargeBinary, String, and_, or_, select, update
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from audit._checkpoint import Checkpoint, sign_checkpoint
 from audit._merkle import (
@@ -70,9 +70,10 @@ class _PrefetchedNodes:
         keys = [k for k in set(wanted) if k not in self._nodes]
         for start in range(0, len(keys), 200):
             chunk = keys[start : start + 200]
-            condition = or_(*(and_(LogNode.level == lv, LogNode.idx == ix) for lv, ix in chunk))
+            condition = or_(*(and_(col(LogNode.level) == lv, col(LogNode.idx) == ix)
+                              for lv, ix in chunk))
             for row in self._session.execute(
-                select(LogNode.level, LogNode.idx, LogNode.hash).where(condition)
+                select(col(LogNode.level), col(LogNode.idx), col(LogNode.hash)).where(condition)
             ):
                 self._nodes[(row[0], row[1])] = bytes(row[2])
 
@@ -98,7 +99,8 @@ class LogStore:
 
     @staticmethod
     def size(session: Session) -> int:
-        head = session.execute(select(LogHead.size).where(LogHead.id == 1)).scalar_one_or_none()
+        query = select(col(LogHead.size)).where(col(LogHead.id) == 1)
+        head = session.execute(query).scalar_one_or_none()
         return int(head or 0)
 
     def append(self, session: Session, leaf: bytes, tag: str) -> int:
@@ -109,7 +111,7 @@ class LogStore:
         completed = nodes_completed_by_append(index, hashed, reader)
         session.add(LogEntry(idx=index, leaf=leaf, tag=tag))
         session.add_all(LogNode(level=lv, idx=ix, hash=h) for lv, ix, h in completed)
-        session.execute(update(LogHead).where(LogHead.id == 1).values(size=index + 1))
+        session.execute(update(LogHead).where(col(LogHead.id) == 1).values(size=index + 1))
         session.flush()
         return index
 
@@ -140,8 +142,8 @@ class LogStore:
     @staticmethod
     def entries(session: Session, start: int, end: int) -> Sequence[bytes]:
         rows = session.execute(
-            select(LogEntry.leaf).where(LogEntry.idx >= start, LogEntry.idx < end)
-            .order_by(LogEntry.idx)
+            select(col(LogEntry.leaf)).where(col(LogEntry.idx) >= start, col(LogEntry.idx) < end)
+            .order_by(col(LogEntry.idx))
         )
         return [bytes(r[0]) for r in rows]
 

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Mapping
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from consent._envelope import STATEMENT_PAYLOAD_TYPE, pae
 from consent._keys import verify_ed25519
@@ -64,8 +64,8 @@ class SignatureChecker:
         if keys is None:
             wanted = [s.key_id for s in statement.signatures]
             keys = {k: bytes(p) for k, p in session.execute(
-                select(AdvocateKey.key_id, AdvocateKey.public_key)
-                .where(AdvocateKey.key_id.in_(wanted)))}
+                select(col(AdvocateKey.key_id), col(AdvocateKey.public_key))
+                .where(col(AdvocateKey.key_id).in_(wanted)))}
         good = set()
         for s in statement.signatures:
             cache_key = (statement.statement_id, s.key_id, s.sig)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from consent._envelope import b64encode
 from consent._errors import Conflict, InvalidPublicKey, KeyNotUsable, NotFound
@@ -120,7 +120,7 @@ def usable_key(session: Session, key_id: str) -> tuple[AdvocateKey, User]:
 
 
 def keys_of(session: Session, user_id: str | None = None) -> list[KeyRecord]:
-    query = select(AdvocateKey).order_by(AdvocateKey.registered_at)
+    query = select(AdvocateKey).order_by(col(AdvocateKey.registered_at))
     if user_id is not None:
-        query = query.where(AdvocateKey.user_id == user_id)
+        query = query.where(col(AdvocateKey.user_id) == user_id)
     return [_record(r) for r in session.execute(query).scalars()]

@@ -11,10 +11,10 @@ import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from consent._atrest import KeyRing
 from consent._blindindex import BlindIndex
@@ -136,7 +136,7 @@ def _check_status(status: object) -> PersonStatus:
     if status not in STATUSES:
         raise InvalidIdentity("bad_status", "'status' must be imprisoned, released, deceased "
                               "or unknown.")
-    return cast(PersonStatus, status)
+    return status
 
 
 class PersonBook:
@@ -172,7 +172,8 @@ class PersonBook:
         )
 
     def _exists(self, session: Session, token: str) -> bool:
-        found = session.execute(select(Person.id).where(Person.match_token == token).limit(1))
+        query = select(col(Person.id)).where(col(Person.match_token) == token).limit(1)
+        found = session.execute(query)
         return found.first() is not None
 
     def register(self, tx: Tx, actor: Actor, identity: Identity, status: object) -> PersonRecord:
@@ -245,12 +246,12 @@ class PersonBook:
 
     def find(self, session: Session, name: str) -> list[PersonRecord]:
         token = self.name_token(name)
-        rows = session.execute(select(Person).where(Person.name_token == token)).scalars()
+        rows = session.execute(select(Person).where(col(Person.name_token) == token)).scalars()
         return [self.record(r) for r in rows]
 
     def lookup(self, session: Session, full_name: str, birth_date: str | None) -> list[str]:
         token = self._index.token(full_name, birth_date)
-        return list(session.execute(select(Person.id).where(Person.match_token == token))
+        return list(session.execute(select(col(Person.id)).where(col(Person.match_token) == token))
                     .scalars())
 
 

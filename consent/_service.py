@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from audit import Signer, Verifier
 from audit.storage import LogStore
@@ -139,8 +139,8 @@ class ConsentService:
         if not clean or len(clean) > 200 or not clean.isprintable():
             raise InvalidInput("An organisation name is 1 to 200 printable characters.")
         with self.transaction() as tx:
-            if tx.session.execute(select(Organisation.id).where(
-                    Organisation.name == clean)).first():
+            if tx.session.execute(select(col(Organisation.id)).where(
+                    col(Organisation.name) == clean)).first():
                 raise Conflict("An organisation with this name exists.")
             row = Organisation(id=str(uuid.uuid4()), name=clean, created_at=tx.now)
             tx.session.add(row)
@@ -151,7 +151,7 @@ class ConsentService:
     def list_organisations(self, actor: Actor) -> list[OrganisationRecord]:
         require_role(actor, "admin")
         with self.reading() as session:
-            rows = session.execute(select(Organisation).order_by(Organisation.created_at))
+            rows = session.execute(select(Organisation).order_by(col(Organisation.created_at)))
             return [OrganisationRecord(r.id, r.name, r.created_at) for r in rows.scalars()]
 
     def _invite(self, tx: Tx, actor: Actor | None, username: str, role: str,
@@ -165,7 +165,7 @@ class ConsentService:
             raise InvalidInput("Advocates and compilers belong to an organisation.")
         if organisation_id is not None and tx.session.get(Organisation, organisation_id) is None:
             raise NotFound()
-        if tx.session.execute(select(User.id).where(User.username == username)).first():
+        if tx.session.execute(select(col(User.id)).where(col(User.username) == username)).first():
             raise Conflict("This username is taken.")
         user = User(id=str(uuid.uuid4()), username=username, role=role,
                     organisation_id=organisation_id, created_at=tx.now)
@@ -191,7 +191,7 @@ class ConsentService:
         require_role(actor, "admin")
         with self.reading() as session:
             return [_user_record(u) for u in session.execute(
-                select(User).order_by(User.created_at)).scalars()]
+                select(User).order_by(col(User.created_at))).scalars()]
 
     def set_user_disabled(self, actor: Actor, user_id: str, disabled: bool) -> UserRecord:
         require_role(actor, "admin")
@@ -248,7 +248,7 @@ class ConsentService:
             with self.reading() as fresh:
                 return self.active_policy(fresh)
         row = session.execute(select(PolicyActivation).order_by(
-            PolicyActivation.log_index.desc()).limit(1)).scalar_one_or_none()  # type: ignore[union-attr]
+            col(PolicyActivation.log_index).desc()).limit(1)).scalar_one_or_none()
         return default_policy() if row is None else parse_policy(bytes(row.document))
 
     # -- advocate -----------------------------------------------------------------------
@@ -320,16 +320,16 @@ class ConsentService:
     def _decide_all(self, session: Session, context: ListContext, as_of: dt.date,
                     person_ids: Sequence[str] | None = None) -> dict[str, Decision]:
         policy = self.active_policy(session)
-        query = select(Person.id, Person.status)
+        query = select(col(Person.id), col(Person.status))
         if person_ids is not None:
-            query = query.where(Person.id.in_(list(person_ids)))  # type: ignore[attr-defined]
+            query = query.where(col(Person.id).in_(list(person_ids)))
         persons = dict(session.execute(query).all())
         by_person: dict[str, list[_statements.StoredStatement]] = defaultdict(list)
         for stored in _statements.all_statements(session, list(persons) if person_ids
                                                  is not None else None):
             by_person[stored.person_id].append(stored)
         keys = {k: bytes(p) for k, p in session.execute(
-            select(AdvocateKey.key_id, AdvocateKey.public_key))}
+            select(col(AdvocateKey.key_id), col(AdvocateKey.public_key)))}
         return {pid: decide(session, self._checker, by_person.get(pid, ()), status, context,
                             policy, as_of, keys) for pid, status in persons.items()}
 

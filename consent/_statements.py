@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from consent._envelope import Envelope, Signature
 from consent._errors import (
@@ -116,13 +116,13 @@ def record_statement(tx: Tx, actor: Actor, envelope: Envelope) -> RecordedStatem
     # `previous`, exactly one wins.
     moved = session.execute(
         update(Person)
-        .where(Person.id == person.id,
-               Person.latest_statement_id.is_(None) if payload.previous is None
-               else Person.latest_statement_id == payload.previous)
+        .where(col(Person.id) == person.id,
+               col(Person.latest_statement_id).is_(None) if payload.previous is None
+               else col(Person.latest_statement_id) == payload.previous)
         .values(latest_statement_id=payload.statement_id)
         .execution_options(synchronize_session=False)
     )
-    if moved.rowcount != 1:
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
         raise StaleChain()
     index = tx.log("advocate:statement:recorded", actor, statement_id=payload.statement_id,
                    person_id=payload.person_id, envelope=envelope.to_json())
@@ -148,9 +148,9 @@ def add_signature(tx: Tx, actor: Actor, statement_id: str,
     row = session.get(Statement, statement_id)
     if row is None:
         raise NotFound()
-    existing = session.execute(select(StatementSignature.id).where(
-        StatementSignature.statement_id == statement_id,
-        StatementSignature.key_id == signature.keyid)).first()
+    existing = session.execute(select(col(StatementSignature.id)).where(
+        col(StatementSignature.statement_id) == statement_id,
+        col(StatementSignature.key_id) == signature.keyid)).first()
     if existing is not None:
         raise DuplicateSignature()
     stored = _load(session, [row])[0]
@@ -170,12 +170,12 @@ def _load(session: Session, rows: list[Statement], *,
           every: bool = False) -> list[StoredStatement]:
     ids = [r.id for r in rows]
     sigs: dict[str, list[StoredSignature]] = {i: [] for i in ids}
-    query = select(StatementSignature).order_by(StatementSignature.log_index,
-                                                StatementSignature.id)
+    query = select(StatementSignature).order_by(col(StatementSignature.log_index),
+                                                col(StatementSignature.id))
     chunks = [None] if every else [ids[i:i + 500] for i in range(0, len(ids), 500)]
     for chunk in chunks:
         bounded = query if chunk is None else query.where(
-            StatementSignature.statement_id.in_(chunk))  # type: ignore[attr-defined]
+            col(StatementSignature.statement_id).in_(chunk))
         for s in session.execute(bounded).scalars():
             if s.statement_id in sigs:
                 sigs[s.statement_id].append(StoredSignature(
@@ -187,8 +187,8 @@ def _load(session: Session, rows: list[Statement], *,
 
 
 def statements_of(session: Session, person_id: str) -> list[StoredStatement]:
-    rows = list(session.execute(select(Statement).where(Statement.person_id == person_id)
-                                .order_by(Statement.log_index)).scalars())
+    rows = list(session.execute(select(Statement).where(col(Statement.person_id) == person_id)
+                                .order_by(col(Statement.log_index))).scalars())
     return _load(session, rows)
 
 
@@ -196,11 +196,11 @@ def all_statements(session: Session,
                    person_ids: list[str] | None = None) -> list[StoredStatement]:
     """Every statement (or those of ``person_ids``) with signatures, in few queries."""
     if person_ids is None:
-        rows = list(session.execute(select(Statement).order_by(Statement.log_index)).scalars())
+        rows = list(session.execute(select(Statement).order_by(col(Statement.log_index))).scalars())
         return _load(session, rows, every=True)
     rows = []
     for i in range(0, len(person_ids), 500):
         rows.extend(session.execute(select(Statement).where(
-            Statement.person_id.in_(person_ids[i:i + 500]))  # type: ignore[attr-defined]
-            .order_by(Statement.log_index)).scalars())
+            col(Statement.person_id).in_(person_ids[i:i + 500]))
+            .order_by(col(Statement.log_index))).scalars())
     return _load(session, rows)

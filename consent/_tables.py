@@ -26,16 +26,16 @@ __all__ = [
     "AuthSession",
     "Invitation",
     "MfaChallenge",
-    "RecoveryCode",
-    "SecurityEvent",
-    "Throttle",
     "Organisation",
     "Person",
     "PolicyActivation",
+    "RecoveryCode",
+    "SecurityEvent",
     "Statement",
     "StatementSignature",
-    "User",
+    "Throttle",
     "UTCDateTime",
+    "User",
     "metadata",
 ]
 
@@ -222,4 +222,5 @@ class SecurityEvent(SQLModel, table=True):
     created_at: dt.datetime = _ts()
 
 
-Index("ix_statement_person_stated", Statement.person_id, Statement.stated_on)
+Index("ix_statement_person_stated", Statement.__table__.c.person_id,  # type: ignore[attr-defined]
+      Statement.__table__.c.stated_on)  # type: ignore[attr-defined]

@@ -44,7 +44,8 @@ def test_round_trip(value: Any) -> None:
 
 
 def test_known_form() -> None:
-    assert canonical_bytes({"b": 1, "a": [True, None, "é"]}) == '{"a":[true,null,"é"],"b":1}'.encode()
+    expected = '{"a":[true,null,"é"],"b":1}'.encode()
+    assert canonical_bytes({"b": 1, "a": [True, None, "é"]}) == expected
 
 
 @pytest.mark.parametrize("text", ['{"a":1,"a":2}', '{"a":NaN}', "[1,", '"\\ud800"x'])
