@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import secrets
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -417,6 +419,26 @@ class ConsentService:
             if not (0 <= index < size <= LogStore.size(session)):
                 raise InvalidInput("The proof must satisfy 0 <= index < size <= log size.")
             return self.log.inclusion_proof(session, index, size)
+
+    def dump_log(self, out: Path, progress: Callable[[int, int], None] | None = None) -> int:
+        """Write ``out/checkpoint`` and ``out/entries.jsonl`` from one consistent snapshot.
+
+        One read transaction: the entries are exactly the tree the checkpoint signs.
+        """
+        out.mkdir(parents=True, exist_ok=True)
+        with self.reading() as session:
+            size = LogStore.size(session)
+            note = self.log.checkpoint(session, size)
+            with open(out / "entries.jsonl", "wb") as handle:
+                for start in range(0, size, 5000):
+                    for leaf in self.log.entries(session, start, min(size, start + 5000)):
+                        handle.write(leaf + b"\n")
+                    if progress is not None:
+                        progress(min(size, start + 5000), size)
+                handle.flush()
+                os.fsync(handle.fileno())
+        (out / "checkpoint").write_text(note, encoding="utf-8")
+        return size
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:
         with self.reading() as session:
