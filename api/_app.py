@@ -7,10 +7,9 @@ import secrets
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.routing import APIRoute
 
 from api import _routes_admin, _routes_advocate, _routes_audit, _routes_auth, _routes_compiler
-from api._access import PUBLIC, AppContext, GuardedRoute
+from api._access import PUBLIC, AppContext, GuardedRoute, access_rule
 from api._middleware import Hardening
 from api._passwords import PasswordHasher
 from api._problems import install_problem_handlers
@@ -65,16 +64,14 @@ def create_app(settings: Settings, service: ConsentService, *,
     install_problem_handlers(app)
 
     v1 = APIRouter(prefix=API_PREFIX, route_class=GuardedRoute)
-    v1.include_router(_health_router())
-    v1.include_router(_routes_auth.router)
-    v1.include_router(_routes_admin.router)
-    v1.include_router(_routes_advocate.router)
-    v1.include_router(_routes_compiler.router)
-    v1.include_router(_routes_audit.router)
+    for router in (_health_router(), _routes_auth.router, _routes_admin.router,
+                   _routes_advocate.router, _routes_compiler.router, _routes_audit.router):
+        for route in router.routes:
+            if not isinstance(route, GuardedRoute):
+                raise ConfigurationError("Every API route must be a GuardedRoute.")
+            access_rule(route.dependant)  # raises unless exactly one access rule
+        v1.include_router(router)
     app.include_router(v1)
-    for route in app.routes:
-        if isinstance(route, APIRoute) and not isinstance(route, GuardedRoute):
-            raise ConfigurationError("Every API route must be a GuardedRoute.")
 
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
