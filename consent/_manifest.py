@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,7 @@ from policies import ListContext, Policy, PolicyError, parse_policy
 
 __all__ = ["BuiltManifest", "ManifestRefused", "build_manifest", "context_json"]
 
+_log = logging.getLogger(__name__)
 _KEY_TAGS = ("advocate:key:registered", "admin:key:approved", "admin:key:revoked")
 
 
@@ -267,11 +269,12 @@ def build_manifest(
     data = canonical_bytes(envelope)
 
     # The last gate: the service signs only what the offline verifier accepts.
+    # Its messages carry indexes and pseudonymous ids only, never names: fit for the
+    # operator's log, not for the compiler, who learns only the fixed refusal.
     try:
-        report = verify_manifest(data, signer.verifier.vkey)
-    except ManifestInvalid:
+        verify_manifest(data, signer.verifier.vkey).raise_for_failure()
+    except ManifestInvalid as exc:
+        _log.error("A built manifest failed its own verification: %s", exc.message)
         raise ManifestRefused() from None
-    if not report.ok:
-        raise ManifestRefused()
     return BuiltManifest(data=data, envelope=envelope, sha256=sha256_hex(data),
                          checkpoint_size=size, policy_sha256=policy.sha256)

@@ -83,6 +83,7 @@ MAX_TEXT = 200
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z")
 _STATUSES = ("imprisoned", "released", "deceased", "unknown")
 _CONTEXT_FIELDS = ("transfer", "destination", "requires_pardon_petition",
                    "documents_returned", "family_may_accompany")
@@ -647,7 +648,9 @@ def _verify(data: bytes, verifier: Verifier) -> ManifestReport:
                  "persons", "entries"))
     if body["type"] != MANIFEST_TYPE:
         raise _CheckError(f"'type' is not '{MANIFEST_TYPE}'")
-    issued_at = _str(body["issued_at"], "issued_at")
+    issued_at = body["issued_at"]
+    if not isinstance(issued_at, str) or not _INSTANT.fullmatch(issued_at):
+        raise _CheckError("'issued_at' must be an RFC 3339 UTC time ending in 'Z'")
     as_of = _date(body["as_of"], "as_of")
     context = _read_context(body["context"])
     note = body["checkpoint"]

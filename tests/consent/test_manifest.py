@@ -553,3 +553,22 @@ def test_malformed_manifests_are_named_not_crashed(world: World,
     body = body_of(valid.data)
     body["persons"].append(copy.deepcopy(body["persons"][0]))
     assert "is listed twice" in str(failure(seal(body, signer_of(world)), vkey))
+
+
+def test_the_service_never_signs_what_its_verifier_rejects(
+        world: World, people: People, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A bug in the database-side decision cannot put anyone into a signed manifest."""
+    import consent._manifest as building
+    from policies import Decision
+
+    def lenient(*_args: Any, **_kwargs: Any) -> Decision:
+        return Decision(True, (), "0" * 64, "explicit-consent", "0" * 64)
+
+    monkeypatch.setattr(building, "decide", lenient)
+    with pytest.raises(ManifestRefused):
+        build(world, [people.ivan.id, people.nina.id])
+    (logged,) = [r for r in caplog.records if r.name == "consent._manifest"]
+    assert people.nina.id in logged.getMessage()
+    assert "insufficient_signers" in logged.getMessage()
+    assert people.nina.identity.full_name not in logged.getMessage()
