@@ -29,7 +29,7 @@ from consent._errors import (
     NotFound,
     StaleChain,
 )
-from consent._instance import init_instance, open_instance
+from consent._instance import init_instance, open_instance, rotate_data_key
 from consent._keys import KeyRecord, key_id_of
 from consent._persons import Identity, ImportReport, PersonRecord, commitment_of
 from consent._service import ConsentService, OrganisationRecord, Receipt, UserRecord, utcnow
@@ -87,6 +87,7 @@ __all__ = [
     "parse_json_strict",
     "parse_statement_payload",
     "public_key_bytes",
+    "rotate_data_key",
     "sha256_hex",
     "sign_envelope",
     "sign_existing",

@@ -22,9 +22,10 @@ from audit import Signer
 from consent._db import Database, ensure_private_dir, migrate, sqlite_url
 from consent._errors import ConfigurationError
 from consent._keyfiles import ServerKeys
+from consent._keyfiles import rotate_data_key as _append_data_key
 from consent._service import ConsentService, utcnow
 
-__all__ = ["init_instance", "open_instance"]
+__all__ = ["init_instance", "open_instance", "rotate_data_key"]
 
 CONFIG = "config.json"
 DATABASE_FILE = "consent.sqlite3"
@@ -82,3 +83,16 @@ def open_instance(data_dir: Path, *, env: Mapping[str, str] = os.environ,
         raise ConfigurationError("The instance configuration has no log origin.")
     keys = ServerKeys.load(data_dir, env=env)
     return _service(data_dir, keys, origin, _database_url(data_dir, config, env), clock)
+
+
+def rotate_data_key(data_dir: Path, *, env: Mapping[str, str] = os.environ) -> tuple[str, int]:
+    """Add a new data key to the ring, then re-encrypt every row under it (logged).
+
+    Returns the new key id and the number of values re-encrypted.
+    """
+    new_key = _append_data_key(Path(data_dir), env=env)
+    service = open_instance(Path(data_dir), env=env)
+    try:
+        return new_key.key_id, service.reencrypt_at_rest(None)
+    finally:
+        service.db.dispose()

@@ -253,6 +253,34 @@ class ConsentService:
             col(PolicyActivation.log_index).desc()).limit(1)).scalar_one_or_none()
         return default_policy() if row is None else parse_policy(bytes(row.document))
 
+    def reencrypt_at_rest(self, actor: Actor | None) -> int:
+        """Re-encrypt every encrypted column under the ring's newest key, in one transaction.
+
+        The ring keeps its older keys, so an interrupted rotation leaves every row readable.
+        """
+        if actor is not None:
+            require_role(actor, "admin")
+        ring = self.data_keys
+        changed = 0
+        with self.transaction() as tx:
+            for person in tx.session.execute(select(Person)).scalars():
+                for column in ("identity", "salt"):
+                    blob = bytes(getattr(person, column))
+                    if ring.needs_rotation(blob):
+                        setattr(person, column, ring.reencrypt(
+                            blob, table="person", column=column, row_id=person.id))
+                        changed += 1
+                tx.session.add(person)
+            for user in tx.session.execute(select(User)).scalars():
+                if user.totp_secret is not None and ring.needs_rotation(bytes(user.totp_secret)):
+                    user.totp_secret = ring.reencrypt(bytes(user.totp_secret), table="app_user",
+                                                      column="totp_secret", row_id=user.id)
+                    tx.session.add(user)
+                    changed += 1
+            tx.session.flush()
+            tx.log("admin:data_key:rotated", actor, key_id=ring.newest.key_id)
+        return changed
+
     # -- advocate -----------------------------------------------------------------------
 
     def register_key(self, actor: Actor, public_key: bytes) -> _keys.KeyRecord:
