@@ -112,7 +112,7 @@ class StoreAudit:
 def audit_store(service: ConsentService, auditor: Actor) -> StoreAudit:
     """Check that every table and the log agree; raise AssertionError naming what does not."""
     with service.reading() as session:
-        size = LogStore_size = session.execute(
+        size = session.execute(
             select(LogHead.size).where(LogHead.id == 1)).scalar_one()
         rows = session.execute(select(LogEntry.idx, LogEntry.leaf).order_by(LogEntry.idx)).all()
         nodes = session.execute(select(LogNode.level, LogNode.idx, LogNode.hash)).all()
@@ -125,7 +125,6 @@ def audit_store(service: ConsentService, auditor: Actor) -> StoreAudit:
             StatementSignature.statement_id, StatementSignature.key_id, StatementSignature.sig,
             StatementSignature.log_index)).all()
         n_users = session.execute(select(func.count()).select_from(User)).scalar_one()
-        checkpoint = service.log.checkpoint(session, LogStore_size)
 
     # The log: a contiguous run of entries, exactly the head's size, and exactly its nodes.
     assert [r[0] for r in rows] == list(range(size)), "log entries are not 0..size-1"
@@ -140,6 +139,8 @@ def audit_store(service: ConsentService, auditor: Actor) -> StoreAudit:
         assert (idx + 1) << level <= size, f"node ({level}, {idx}) lies beyond the head"
         assert bytes(digest) == tree.node(level, idx), f"node ({level}, {idx}) is wrong"
 
+    with service.reading() as session:
+        checkpoint = service.log.checkpoint(session, size)
     events = [json.loads(leaf) for leaf in leaves]
     by_tag: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for i, event in enumerate(events):
