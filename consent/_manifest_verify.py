@@ -44,6 +44,7 @@ from audit import (
     leaf_hash,
     open_checkpoint,
     pae,
+    verify_consistency,
     verify_inclusion,
 )
 from consent._canonical import canonical_bytes, parse_json_strict, sha256_hex
@@ -71,6 +72,7 @@ __all__ = [
     "PersonOutcome",
     "manifest_keyid",
     "verify_manifest",
+    "verify_newer",
 ]
 
 MANIFEST_PAYLOAD_TYPE = "application/vnd.exchange-consent.manifest.v1+json"
@@ -128,7 +130,12 @@ class PersonOutcome:
     ok: bool
     problem: str | None
     deciding_statement_id: str | None
-    statements: int
+    chain: tuple[str, ...]
+    """The statement ids, oldest first, as far as they were checked (all of them when ok)."""
+
+    @property
+    def statements(self) -> int:
+        return len(self.chain)
 
     def line(self) -> str:
         born = self.birth_date or "-"
@@ -518,8 +525,11 @@ def _read_identity(raw: Any, where: str) -> _Identity:
 def _check_person(person: dict[str, Any], identity: _Identity, status: Literal[
         "imprisoned", "released", "deceased", "unknown"], context: ListContext, as_of: dt.date,
                   policy: Policy, entries: Mapping[int, _Entry],
-                  keys: Mapping[str, _Key]) -> tuple[str, int]:
-    """Everything about one person; returns the deciding statement id and chain length."""
+                  keys: Mapping[str, _Key], checked: list[str]) -> str:
+    """Everything about one person; returns the deciding statement id.
+
+    ``checked`` receives the id of each statement as its checks pass.
+    """
     person_id = person["person_id"]
     if _commitment(identity.salt, identity.full_name, identity.birth_date) != \
             identity.commitment:
@@ -560,6 +570,7 @@ def _check_person(person: dict[str, Any], identity: _Identity, status: Literal[
         except _CheckError as exc:
             raise _CheckError(f"statement {j}: {exc.message}") from None
         facts.append(_facts(payload, signers))
+        checked.append(payload.statement_id)
         previous, last_recorded = payload.statement_id, recorded
     if person["head"] != previous:
         raise _CheckError("the chain does not end at the head statement the manifest commits to")
@@ -572,7 +583,7 @@ def _check_person(person: dict[str, Any], identity: _Identity, status: Literal[
         raise _CheckError(f"not eligible under policy {policy.id} at {as_of.isoformat()}: "
                           f"{reasons}")
     assert decision.deciding_statement_id is not None
-    return decision.deciding_statement_id, len(chain)
+    return decision.deciding_statement_id
 
 
 def _read_persons(raw: Any, context: ListContext, as_of: dt.date, policy: Policy,
@@ -602,16 +613,16 @@ def _read_persons(raw: Any, context: ListContext, as_of: dt.date, policy: Policy
         if person["head"] is not None:
             _hex64(person["head"], f"{where}.head")
         identity = _read_identity(person["identity"], f"{where}.identity")
+        checked: list[str] = []
         try:
-            deciding, count = _check_person(person, identity, status, context, as_of, policy,
-                                            entries, keys)
+            deciding = _check_person(person, identity, status, context, as_of, policy,
+                                     entries, keys, checked)
             outcome = PersonOutcome(i, person_id, identity.full_name, identity.birth_date,
-                                    True, None, deciding, count)
+                                    True, None, deciding, tuple(checked))
         except _CheckError as exc:
             problem = f"person {i} ({person_id}): {exc.message}"
             outcome = PersonOutcome(i, person_id, identity.full_name, identity.birth_date,
-                                    False, problem, None, len(person["statements"])
-                                    if isinstance(person["statements"], list) else 0)
+                                    False, problem, None, tuple(checked))
         outcomes.append(outcome)
     return tuple(outcomes)
 
@@ -677,3 +688,38 @@ def _verify(data: bytes, verifier: Verifier) -> ManifestReport:
         policy_sha256=policy.sha256,
         persons=persons,
     )
+
+
+def verify_newer(older: bytes, newer: bytes, consistency_proof: Sequence[bytes],
+                 vkey: str) -> ManifestReport:
+    """Close the gap after an older manifest's checkpoint with a newer manifest.
+
+    Both manifests must verify in full; the newer checkpoint must extend the older one
+    (``consistency_proof``: RFC 9162, from the older size to the newer, as served by the
+    public ``GET /v1/audit/proof/consistency``); the newer one must list every person of the
+    older one, for the same context and policy, each chain extending the older chain.
+    Returns the newer report. Raises :class:`ManifestInvalid` naming the first failure.
+    """
+    old = verify_manifest(older, vkey)
+    old.raise_for_failure()
+    new = verify_manifest(newer, vkey)
+    new.raise_for_failure()
+    if new.context != old.context or new.policy_sha256 != old.policy_sha256:
+        raise ManifestInvalid("newer manifest: another context or another policy")
+    try:
+        verify_consistency(old.checkpoint_size, new.checkpoint_size, list(consistency_proof),
+                           old.checkpoint_root, new.checkpoint_root)
+    except AuditError:
+        raise ManifestInvalid("newer manifest: its checkpoint does not extend the older "
+                              "checkpoint") from None
+    chains = {p.person_id: p.chain for p in new.persons}
+    for person in old.persons:
+        chain = chains.get(person.person_id)
+        if chain is None:
+            raise ManifestInvalid(f"newer manifest: person {person.index} "
+                                  f"({person.person_id}) is not listed")
+        if chain[:len(person.chain)] != person.chain:
+            raise ManifestInvalid(f"newer manifest: person {person.index} "
+                                  f"({person.person_id}): the chain does not extend the "
+                                  "older chain")
+    return new

@@ -572,3 +572,52 @@ def test_the_service_never_signs_what_its_verifier_rejects(
     assert people.nina.id in logged.getMessage()
     assert "insufficient_signers" in logged.getMessage()
     assert people.nina.identity.full_name not in logged.getMessage()
+
+
+def test_a_newer_manifest_closes_the_gap_after_the_checkpoint(world: World,
+                                                              people: People) -> None:
+    from consent._manifest_verify import verify_newer
+
+    svc, vkey = world.service, vkey_of(world)
+    older = build(world, [people.ivan.id, people.lena.id])
+    record(world, people.lena, "consents", world.alice, world.carol,
+           stated_on=dt.date(2026, 10, 20))
+    newer = build(world, [people.ivan.id, people.lena.id])
+    with svc.reading() as session:
+        proof = svc.log.consistency_proof(session, older.checkpoint_size,
+                                          newer.checkpoint_size)
+    report = verify_newer(older.data, newer.data, proof, vkey)
+    assert [p.statements for p in report.persons] == [1, 3]
+    # A proof that does not connect the two checkpoints is named.
+    with pytest.raises(ManifestInvalid, match="does not extend the older checkpoint"):
+        verify_newer(older.data, newer.data, proof[1:], vkey)
+    # A newer manifest that drops a person does not close the gap for that person.
+    smaller = build(world, [people.lena.id])
+    with pytest.raises(ManifestInvalid, match=f"person 0 \\({people.ivan.id}\\) is not listed"):
+        verify_newer(older.data, smaller.data, proof, vkey)
+    # A refusal recorded after the older checkpoint: no newer manifest can be had at all.
+    record(world, people.ivan, "refuses", world.bob, stated_on=dt.date(2026, 10, 30))
+    with pytest.raises(ManifestRefused):
+        build(world, [people.ivan.id, people.lena.id])
+    # ... and the older manifest still verifies offline: that is the gap the docs state.
+    assert verify_manifest(older.data, vkey).ok
+
+
+def test_a_rewritten_newer_chain_is_named(world: World, people: People) -> None:
+    from consent._manifest_verify import verify_newer
+
+    svc, vkey = world.service, vkey_of(world)
+    older = build(world, [people.lena.id])
+    record(world, people.lena, "consents", world.alice, world.carol,
+           stated_on=dt.date(2026, 10, 20))
+    body = body_of(build(world, [people.lena.id]).data)
+    # A service that shows a shorter history in the newer manifest (head moved back).
+    body["persons"][0]["statements"] = body["persons"][0]["statements"][:1]
+    first_payload = base64.b64decode(body["persons"][0]["statements"][0]["envelope"]["payload"])
+    body["persons"][0]["head"] = hashlib.sha256(first_payload).hexdigest()
+    newer = seal(body, signer_of(world))
+    size = Checkpoint.from_text(body["checkpoint"].split("\n\n")[0] + "\n").size
+    with svc.reading() as session:
+        proof = svc.log.consistency_proof(session, older.checkpoint_size, size)
+    with pytest.raises(ManifestInvalid, match="the chain does not extend the older chain"):
+        verify_newer(older.data, newer, proof, vkey)
