@@ -621,3 +621,25 @@ def test_a_rewritten_newer_chain_is_named(world: World, people: People) -> None:
         proof = svc.log.consistency_proof(session, older.checkpoint_size, size)
     with pytest.raises(ManifestInvalid, match="the chain does not extend the older chain"):
         verify_newer(older.data, newer, proof, vkey)
+
+
+def test_a_signature_row_written_into_the_database_does_not_reach_a_manifest(
+        world: World, people: People) -> None:
+    """Valid signature bytes that never went through the log (say, a corroboration Bob
+    signed but never submitted, slipped into the database by whoever can write to it)
+    convince the database-side decision, but not the log-backed manifest."""
+    from consent import Envelope
+    from consent._statements import statements_of
+    from consent._tables import StatementSignature
+
+    with world.service.reading() as session:
+        (stored,) = statements_of(session, people.nina.id)
+    unsent = sign_existing(Envelope.from_json(stored.envelope().to_json()), world.bob.keys[0])
+    with world.service.transaction() as tx:
+        tx.session.add(StatementSignature(
+            statement_id=stored.statement_id, key_id=unsent.keyid,
+            signer_user_id=world.bob.actor.user_id,
+            signer_organisation_id=world.bob.actor.organisation_id or "",
+            sig=unsent.sig, log_index=stored.log_index, recorded_at=tx.now))
+    with pytest.raises(ManifestRefused):
+        build(world, [people.nina.id])
