@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from audit import pae
-
 from consent._canonical import parse_json_strict, sha256_hex
 from consent._errors import InvalidEnvelope, InvalidInput
 

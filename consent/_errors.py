@@ -29,8 +29,8 @@ sentences: they never carry submitted values, names or secrets, so callers may s
 from __future__ import annotations
 
 __all__ = [
-    "Conflict",
     "ConfigurationError",
+    "Conflict",
     "ConsentError",
     "DecryptionError",
     "DuplicateSignature",

@@ -16,7 +16,7 @@ from audit.storage import LogStore
 from consent._canonical import canonical_bytes
 from consent._errors import Forbidden
 
-__all__ = ["ROLES", "Actor", "Role", "Tx", "rfc3339", "require_role"]
+__all__ = ["ROLES", "Actor", "Role", "Tx", "require_role", "rfc3339"]
 
 Role = Literal["admin", "advocate", "compiler", "auditor"]
 ROLES: tuple[Role, ...] = ("admin", "advocate", "compiler", "auditor")

@@ -99,10 +99,10 @@ def test_import_is_idempotent(world: World) -> None:
 
 
 def test_import_is_all_or_nothing_and_names_every_bad_row(world: World) -> None:
-    bad = GOOD + ("Secret Person,1970-13-01,,,\n"
-                  ",1970-01-01,,,\n"
-                  "Ok Person,1971-01-01,,,\n"
-                  "Cell,Count\n").encode()
+    bad = GOOD + (b"Secret Person,1970-13-01,,,\n"
+                  b",1970-01-01,,,\n"
+                  b"Ok Person,1971-01-01,,,\n"
+                  b"Cell,Count\n")
     with pytest.raises(ImportRejected) as caught:
         world.service.import_persons(world.alice.actor, bad)
     assert [(line, code) for line, code, _ in caught.value.rows] == [
