@@ -15,11 +15,16 @@ comes with its own issue and is not served yet.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from typing import Any
+
 from fastapi import APIRouter, Response
 
 from api._access import CompilerActor, GuardedRoute, Service
 from api._models import CandidateResult, EligiblePerson, ListRequest, VetRequest
 from consent import canonical_bytes
+from consent._blindindex import normalise_name
 
 __all__ = ["router"]
 
@@ -30,6 +35,41 @@ def _canonical(value: object) -> Response:
     return Response(canonical_bytes(value), media_type="application/json")
 
 
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: What a candidate that cannot name anybody becomes: the core resolves it to no one.
+_NOBODY: dict[str, Any] = {}
+
+
+def _date_ok(value: object) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, str) or _DATE.fullmatch(value) is None:
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def screen_candidate(candidate: Any) -> Any:
+    """Pass on only the two shapes DESIGN names, well formed; anything else becomes a
+    candidate that resolves to nobody, so it is answered ``false`` like any other 'no'
+    instead of failing the whole request (which would tell it apart)."""
+    if not isinstance(candidate, dict):
+        return _NOBODY
+    keys = set(candidate)
+    if keys == {"person_id"}:
+        person_id = candidate["person_id"]
+        return candidate if isinstance(person_id, str) and len(person_id) <= 64 else _NOBODY
+    if keys in ({"full_name", "birth_date"}, {"full_name"}):
+        name = candidate["full_name"]
+        if (isinstance(name, str) and 0 < len(name) <= 200 and normalise_name(name)
+                and _date_ok(candidate.get("birth_date"))):
+            return candidate
+    return _NOBODY
+
+
 @router.post("/eligible", response_model=list[EligiblePerson])
 def eligible(body: ListRequest, actor: CompilerActor, service: Service) -> Response:
     result = service.eligible(actor, body.context.to_domain(), body.context.as_of)
@@ -38,6 +78,6 @@ def eligible(body: ListRequest, actor: CompilerActor, service: Service) -> Respo
 
 @router.post("/vet", response_model=list[CandidateResult])
 def vet(body: VetRequest, actor: CompilerActor, service: Service) -> Response:
-    answers = service.vet(actor, body.context.to_domain(), body.candidates,
-                          body.context.as_of)
+    candidates = [screen_candidate(c) for c in body.candidates]
+    answers = service.vet(actor, body.context.to_domain(), candidates, body.context.as_of)
     return _canonical([{"eligible": bool(a)} for a in answers])
