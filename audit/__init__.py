@@ -1,0 +1,60 @@
+"""The transparency log's pure side: Merkle trees, signed notes, checkpoints, receipts.
+
+Everything here is standard library plus ``cryptography``, reads no clock and draws no
+randomness, so an auditor can run it offline against a dump.  ``audit.storage`` (the
+database side) builds on this package and is deliberately not imported here.
+"""
+
+from ._errors import (
+    AuditError,
+    FormatError,
+    LogVerificationError,
+    OutOfRangeError,
+    VerificationError,
+)
+from ._merkle import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    InMemoryTree,
+    NodeMap,
+    NodeReader,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    node_hash,
+    nodes_completed_by_append,
+    nodes_needed_for_append,
+    nodes_needed_for_consistency,
+    nodes_needed_for_inclusion,
+    nodes_needed_for_root,
+    root_at,
+    root_from_leaf_hashes,
+    verify_consistency,
+    verify_inclusion,
+)
+
+__all__ = [
+    "EMPTY_ROOT",
+    "HASH_SIZE",
+    "AuditError",
+    "FormatError",
+    "InMemoryTree",
+    "LogVerificationError",
+    "NodeMap",
+    "NodeReader",
+    "OutOfRangeError",
+    "VerificationError",
+    "consistency_proof",
+    "inclusion_proof",
+    "leaf_hash",
+    "node_hash",
+    "nodes_completed_by_append",
+    "nodes_needed_for_append",
+    "nodes_needed_for_consistency",
+    "nodes_needed_for_inclusion",
+    "nodes_needed_for_root",
+    "root_at",
+    "root_from_leaf_hashes",
+    "verify_consistency",
+    "verify_inclusion",
+]
