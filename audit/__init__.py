@@ -5,6 +5,7 @@ randomness, so an auditor can run it offline against a dump.  ``audit.storage`` 
 database side) builds on this package and is deliberately not imported here.
 """
 
+from ._dsse import pae
 from ._errors import (
     AuditError,
     FormatError,
@@ -32,10 +33,13 @@ from ._merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from ._note import MAX_NOTE_SIGNATURES, MAX_NOTE_SIZE, Signer, Verifier, open_note, sign_note
 
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "MAX_NOTE_SIGNATURES",
+    "MAX_NOTE_SIZE",
     "AuditError",
     "FormatError",
     "InMemoryTree",
@@ -43,7 +47,9 @@ __all__ = [
     "NodeMap",
     "NodeReader",
     "OutOfRangeError",
+    "Signer",
     "VerificationError",
+    "Verifier",
     "consistency_proof",
     "inclusion_proof",
     "leaf_hash",
@@ -53,8 +59,11 @@ __all__ = [
     "nodes_needed_for_consistency",
     "nodes_needed_for_inclusion",
     "nodes_needed_for_root",
+    "open_note",
+    "pae",
     "root_at",
     "root_from_leaf_hashes",
+    "sign_note",
     "verify_consistency",
     "verify_inclusion",
 ]
