@@ -5,6 +5,7 @@ randomness, so an auditor can run it offline against a dump.  ``audit.storage`` 
 database side) builds on this package and is deliberately not imported here.
 """
 
+from ._checkpoint import MAX_TREE_SIZE, Checkpoint, open_checkpoint, sign_checkpoint
 from ._dsse import pae
 from ._errors import (
     AuditError,
@@ -34,23 +35,29 @@ from ._merkle import (
     verify_inclusion,
 )
 from ._note import MAX_NOTE_SIGNATURES, MAX_NOTE_SIZE, Signer, Verifier, open_note, sign_note
+from ._receipt import RECEIPT_HEADER, Receipt, format_receipt, parse_receipt, verify_receipt
 
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
     "MAX_NOTE_SIGNATURES",
     "MAX_NOTE_SIZE",
+    "MAX_TREE_SIZE",
+    "RECEIPT_HEADER",
     "AuditError",
+    "Checkpoint",
     "FormatError",
     "InMemoryTree",
     "LogVerificationError",
     "NodeMap",
     "NodeReader",
     "OutOfRangeError",
+    "Receipt",
     "Signer",
     "VerificationError",
     "Verifier",
     "consistency_proof",
+    "format_receipt",
     "inclusion_proof",
     "leaf_hash",
     "node_hash",
@@ -59,11 +66,15 @@ __all__ = [
     "nodes_needed_for_consistency",
     "nodes_needed_for_inclusion",
     "nodes_needed_for_root",
+    "open_checkpoint",
     "open_note",
     "pae",
+    "parse_receipt",
     "root_at",
     "root_from_leaf_hashes",
+    "sign_checkpoint",
     "sign_note",
     "verify_consistency",
     "verify_inclusion",
+    "verify_receipt",
 ]
