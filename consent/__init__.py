@@ -31,6 +31,14 @@ from consent._errors import (
 )
 from consent._instance import init_instance, open_instance, rotate_data_key
 from consent._keys import KeyRecord, key_id_of
+from consent._manifest import BuiltManifest, ManifestRefused, build_manifest
+from consent._manifest_verify import (
+    ManifestInvalid,
+    ManifestReport,
+    PersonOutcome,
+    verify_manifest,
+    verify_newer,
+)
 from consent._persons import Identity, ImportReport, PersonRecord, commitment_of
 from consent._service import ConsentService, OrganisationRecord, Receipt, UserRecord, utcnow
 from consent._signing import build_payload, public_key_bytes, sign_envelope, sign_existing
@@ -42,6 +50,7 @@ __all__ = [
     "ROLES",
     "STATEMENT_PAYLOAD_TYPE",
     "Actor",
+    "BuiltManifest",
     "ConfigurationError",
     "Conflict",
     "ConsentError",
@@ -65,8 +74,12 @@ __all__ = [
     "KeyNotUsable",
     "KeyRecord",
     "KeystoreError",
+    "ManifestInvalid",
+    "ManifestRefused",
+    "ManifestReport",
     "NotFound",
     "OrganisationRecord",
+    "PersonOutcome",
     "PersonRecord",
     "Receipt",
     "Role",
@@ -76,6 +89,7 @@ __all__ = [
     "StatementScope",
     "StoredStatement",
     "UserRecord",
+    "build_manifest",
     "build_payload",
     "canonical_bytes",
     "commitment_of",
@@ -92,4 +106,6 @@ __all__ = [
     "sign_envelope",
     "sign_existing",
     "utcnow",
+    "verify_manifest",
+    "verify_newer",
 ]

@@ -76,10 +76,14 @@ class Database:
         else:
             raise ValueError("Only SQLite and PostgreSQL are supported.")
         self._writer = self.engine.execution_options(consent_write=True)
+        # A read sees one snapshot: several queries in one answer never mix two states.
+        self._reader = (self.engine.execution_options(isolation_level="REPEATABLE READ",
+                                                      postgresql_readonly=True)
+                        if backend == "postgresql" else self.engine)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+        with Session(self._reader, expire_on_commit=False) as session, session.begin():
             yield session
 
     @contextmanager

@@ -1,31 +1,37 @@
 """From stored statements to decisions: the bridge between storage and the pure policy engine.
 
 Signatures were verified when they were recorded. Before anyone is reported *eligible*, the
-signatures on that person's statements are verified again against the stored public keys, so
-a signature row forged straight into the database cannot put anyone on a list. (Rows that
-move a person *away* from a list need no such check: default deny.)
+person's signers are derived again from the transparency log alone (the logged envelope or
+corroboration, the key's logged registration, approval and revocation), so a row written
+straight into the database, even a validly signed one that was never logged, cannot put
+anyone on a list. (Rows that move a person *away* from a list need no such check: default
+deny.)
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from audit.storage import LogEntry
 from consent._envelope import STATEMENT_PAYLOAD_TYPE, pae
-from consent._keys import verify_ed25519
+from consent._keys import key_id_of, verify_ed25519
 from consent._statements import StoredStatement
-from consent._tables import AdvocateKey
 from policies import Decision, ListContext, Policy, Scope, Signer, StatementFacts, evaluate
 
-__all__ = ["SignatureChecker", "decide", "facts_of"]
+__all__ = ["SignatureChecker", "decide", "facts_of", "key_states"]
 
 
-def facts_of(statement: StoredStatement, *, valid: frozenset[str] | None = None) -> StatementFacts:
-    """Policy facts of a stored statement; ``valid`` restricts the signatures that count."""
+def facts_of(statement: StoredStatement, *,
+             signers: frozenset[Signer] | None = None) -> StatementFacts:
+    """Policy facts of a stored statement; ``signers`` replaces those the rows claim."""
     body = json.loads(statement.payload)
     scope = None
     if body["position"] == "consents":
@@ -37,10 +43,10 @@ def facts_of(statement: StoredStatement, *, valid: frozenset[str] | None = None)
             requires_documents_returned=raw["requires_documents_returned"],
             requires_family_may_accompany=raw["requires_family_may_accompany"],
         )
-    signers = frozenset(
-        Signer(advocate_id=s.signer_user_id, organisation_id=s.signer_organisation_id)
-        for s in statement.signatures if valid is None or s.key_id in valid
-    )
+    if signers is None:
+        signers = frozenset(
+            Signer(advocate_id=s.signer_user_id, organisation_id=s.signer_organisation_id)
+            for s in statement.signatures)
     return StatementFacts(
         statement_id=statement.statement_id,
         position=body["position"],
@@ -52,30 +58,99 @@ def facts_of(statement: StoredStatement, *, valid: frozenset[str] | None = None)
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _KeyState:
+    public_key: bytes
+    signer: Signer
+    approved_at: int | None
+    revoked_at: int | None
+
+
+_KEY_TAGS = ("advocate:key:registered", "admin:key:approved", "admin:key:revoked")
+_SIGNATURE_TAGS = ("advocate:statement:recorded", "advocate:statement:corroborated")
+
+
+def _key_states(session: Session) -> dict[str, _KeyState]:
+    """Key registrations, approvals and revocations as the log records them."""
+    states: dict[str, _KeyState] = {}
+    rows = session.execute(select(col(LogEntry.idx), col(LogEntry.leaf))
+                           .where(col(LogEntry.tag).in_(_KEY_TAGS)).order_by(col(LogEntry.idx)))
+    for idx, leaf in rows:
+        try:
+            event = json.loads(leaf)
+            key_id, tag = event["key_id"], event["tag"]
+            if tag == "advocate:key:registered":
+                public = base64.b64decode(event["public_key"], validate=True)
+                if key_id_of(public) == key_id and key_id not in states:
+                    states[key_id] = _KeyState(public, Signer(event["user_id"],
+                                               event["organisation_id"]), None, None)
+            elif key_id in states:
+                old = states[key_id]
+                if tag == "admin:key:approved" and old.approved_at is None:
+                    states[key_id] = _KeyState(old.public_key, old.signer, idx, old.revoked_at)
+                elif tag == "admin:key:revoked" and old.revoked_at is None:
+                    states[key_id] = _KeyState(old.public_key, old.signer, old.approved_at, idx)
+        except (ValueError, KeyError, TypeError):
+            continue  # an unreadable event vouches for nothing
+    return states
+
+
 class SignatureChecker:
-    """Re-verifies stored signatures against stored public keys, remembering the answers."""
+    """Re-derives a statement's signers from the log alone, not from the signature rows.
+
+    A signature counts only if the log entry it names carries exactly that signature for
+    that payload, the key's registration in the log verifies it, and the key was approved
+    before and not revoked before that entry. The signer (advocate and organisation) is
+    the one the key's registration names. Ed25519 answers are remembered; rows are not.
+    """
 
     def __init__(self) -> None:
-        self._seen: dict[tuple[str, str, bytes], bool] = {}
+        self._verified: dict[tuple[bytes, bytes, bytes], bool] = {}
 
-    def valid_keys(self, session: Session, statement: StoredStatement,
-                   keys: Mapping[str, bytes] | None = None) -> frozenset[str]:
+    def _verify(self, public: bytes, sig: bytes, message: bytes) -> bool:
+        cache_key = (public, sig, hashlib.sha256(message).digest())
+        if cache_key not in self._verified:
+            self._verified[cache_key] = verify_ed25519(public, sig, message)
+        return self._verified[cache_key]
+
+    def signers(self, session: Session, statement: StoredStatement,
+                keys: Mapping[str, _KeyState]) -> frozenset[Signer]:
         message = pae(STATEMENT_PAYLOAD_TYPE, statement.payload)
-        if keys is None:
-            wanted = [s.key_id for s in statement.signatures]
-            keys = {k: bytes(p) for k, p in session.execute(
-                select(col(AdvocateKey.key_id), col(AdvocateKey.public_key))
-                .where(col(AdvocateKey.key_id).in_(wanted)))}
+        wanted = sorted({s.log_index for s in statement.signatures})
+        leaves = {idx: bytes(leaf) for idx, leaf in session.execute(
+            select(col(LogEntry.idx), col(LogEntry.leaf)).where(col(LogEntry.idx).in_(wanted)))}
         good = set()
         for s in statement.signatures:
-            cache_key = (statement.statement_id, s.key_id, s.sig)
-            if cache_key not in self._seen:
-                public = keys.get(s.key_id)
-                self._seen[cache_key] = public is not None and verify_ed25519(public, s.sig,
-                                                                              message)
-            if self._seen[cache_key]:
-                good.add(s.key_id)
+            state = keys.get(s.key_id)
+            if state is None or state.approved_at is None or state.approved_at >= s.log_index:
+                continue
+            if state.revoked_at is not None and state.revoked_at < s.log_index:
+                continue
+            if not _logged(leaves.get(s.log_index), statement, s.key_id, s.sig):
+                continue
+            if self._verify(state.public_key, s.sig, message):
+                good.add(state.signer)
         return frozenset(good)
+
+
+def _logged(leaf: bytes | None, statement: StoredStatement, key_id: str, sig: bytes) -> bool:
+    """Does this log entry record exactly this signature on exactly this payload?"""
+    if leaf is None:
+        return False
+    try:
+        event = json.loads(leaf)
+        if event.get("tag") not in _SIGNATURE_TAGS:
+            return False
+        if event["statement_id"] != statement.statement_id:
+            return False
+        wanted = {"keyid": key_id, "sig": base64.b64encode(sig).decode("ascii")}
+        if event["tag"] == "advocate:statement:recorded":
+            envelope = event["envelope"]
+            return bool(base64.b64decode(envelope["payload"]) == statement.payload
+                        and wanted in envelope["signatures"])
+        return bool(event["signature"] == wanted)
+    except (ValueError, KeyError, TypeError):
+        return False
 
 
 def decide(
@@ -86,12 +161,18 @@ def decide(
     context: ListContext,
     policy: Policy,
     as_of: dt.date,
-    keys: Mapping[str, bytes] | None = None,
+    keys: Mapping[str, _KeyState] | None = None,
 ) -> Decision:
+    """Evaluate from the rows; before answering *eligible*, evaluate again from the log."""
     stored = list(statements)
     decision = evaluate([facts_of(s) for s in stored], status,  # type: ignore[arg-type]
                         context, policy, as_of)
     if not decision.eligible:
         return decision
-    rechecked = [facts_of(s, valid=checker.valid_keys(session, s, keys)) for s in stored]
+    states = keys if keys is not None else _key_states(session)
+    rechecked = [facts_of(s, signers=checker.signers(session, s, states)) for s in stored]
     return evaluate(rechecked, status, context, policy, as_of)  # type: ignore[arg-type]
+
+
+def key_states(session: Session) -> dict[str, _KeyState]:
+    return _key_states(session)

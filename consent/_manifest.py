@@ -30,7 +30,7 @@ from sqlmodel import Session, col, select
 from audit import Signer, pae
 from audit.storage import LogEntry, LogStore
 from consent._canonical import canonical_bytes, sha256_hex
-from consent._eligibility import SignatureChecker, decide
+from consent._eligibility import SignatureChecker, decide, key_states
 from consent._errors import ConsentError, InvalidInput
 from consent._manifest_verify import (
     MANIFEST_PAYLOAD_TYPE,
@@ -42,7 +42,7 @@ from consent._manifest_verify import (
 )
 from consent._persons import PersonBook, PersonRecord
 from consent._statements import StoredSignature, StoredStatement, all_statements
-from consent._tables import AdvocateKey, PolicyActivation
+from consent._tables import PolicyActivation
 from consent._tx import rfc3339
 from policies import ListContext, Policy, PolicyError, parse_policy
 
@@ -213,11 +213,10 @@ def build_manifest(
 
     # Eligibility from the stored rows first (cheap, and the same code as /lists/eligible);
     # every person is decided before refusing, so the refusal's timing does not say who.
-    public_keys = {k: bytes(p) for k, p in session.exec(
-        select(col(AdvocateKey.key_id), col(AdvocateKey.public_key)))}
+    states = key_states(session)
     checker = SignatureChecker()
     eligible = [decide(session, checker, chains[r.id], r.status, context, policy, as_of,
-                       public_keys).eligible for r in records]
+                       states).eligible for r in records]
     if not all(eligible):
         raise ManifestRefused()
 

@@ -30,12 +30,12 @@ from consent._atrest import KeyRing
 from consent._blindindex import BlindIndex
 from consent._canonical import canonical_bytes, sha256_hex
 from consent._db import Database
-from consent._eligibility import SignatureChecker, decide
+from consent._eligibility import SignatureChecker, decide, key_states
 from consent._envelope import Envelope, Signature
 from consent._errors import Conflict, InvalidInput, NotFound
+from consent._manifest import BuiltManifest, ManifestRefused, build_manifest
 from consent._persons import Identity, ImportReport, PersonBook, PersonRecord, parse_identity
 from consent._tables import (
-    AdvocateKey,
     Invitation,
     Organisation,
     Person,
@@ -358,8 +358,7 @@ class ConsentService:
         for stored in _statements.all_statements(session, list(persons) if person_ids
                                                  is not None else None):
             by_person[stored.person_id].append(stored)
-        keys = {k: bytes(p) for k, p in session.execute(
-            select(col(AdvocateKey.key_id), col(AdvocateKey.public_key)))}
+        keys = key_states(session)
         return {pid: decide(session, self._checker, by_person.get(pid, ()), status, context,
                             policy, as_of, keys) for pid, status in persons.items()}
 
@@ -418,6 +417,26 @@ class ConsentService:
             matches = self.persons.lookup(session, name, born)
             return matches[0] if len(matches) == 1 else None
         return None
+
+    def manifest(self, actor: Actor, context: ListContext, person_ids: Sequence[str],
+                 as_of: dt.date | None = None) -> BuiltManifest:
+        """A signed manifest (docs/MANIFEST.md): refused as a whole, opaquely; logged.
+
+        A refusal is logged too: otherwise a one-person manifest request would be a vet that
+        leaves no trace.
+        """
+        require_role(actor, "compiler")
+        day = as_of or self.today()
+        try:
+            with self.reading() as session:
+                built = build_manifest(session, persons=self.persons, log=self.log,
+                                       signer=self._signer, context=context,
+                                       person_ids=person_ids, as_of=day, now=self.clock())
+        except ManifestRefused:
+            self._log_compiler_read(actor, "compiler:list:manifest", context, {"refused": True})
+            raise
+        self._log_compiler_read(actor, "compiler:list:manifest", context, built.envelope)
+        return built
 
     # -- audit --------------------------------------------------------------------------
 

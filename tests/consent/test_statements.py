@@ -217,3 +217,36 @@ def test_envelope_round_trip() -> None:
     key = Ed25519PrivateKey.generate()
     env = sign_envelope(b'{"a":1}', key)
     assert Envelope.from_json(env.to_json()) == env
+
+
+def test_valid_but_unlogged_signature_row_cannot_make_anyone_eligible(
+        world: World, person: PersonRecord) -> None:
+    """Bob really signed, but the signature never went through the service (or the log)."""
+    env = statement(world.service, person, "consents", world.alice.keys[0])
+    world.service.record_statement(world.alice.actor, env)
+    real = sign_existing(env, world.bob.keys[0])
+    with world.service.transaction() as tx:
+        tx.session.add(StatementSignature(
+            statement_id=env.statement_id, key_id=real.keyid,
+            signer_user_id=world.bob.actor.user_id,
+            signer_organisation_id=world.bob.actor.organisation_id or "",
+            sig=real.sig, log_index=0, recorded_at=tx.now))
+    assert not world.service.decision(world.alice.actor, person.id, CONTEXT).eligible
+    assert world.service.eligible(world.compiler, CONTEXT) == []
+    assert world.service.vet(world.compiler, CONTEXT, [{"person_id": person.id}]) == [False]
+
+
+def test_signature_row_cannot_borrow_another_advocate(world: World,
+                                                      person: PersonRecord) -> None:
+    """Two keys of Alice; a row edited to name Bob as the second signer still counts once."""
+    second = world.new_key(world.alice)
+    env = statement(world.service, person, "consents", world.alice.keys[0], second)
+    world.service.record_statement(world.alice.actor, env)
+    with world.service.transaction() as tx:
+        row = tx.session.execute(select(StatementSignature).where(
+            StatementSignature.key_id == key_id_of(public_key_bytes(second)))).scalar_one()
+        row.signer_user_id = world.bob.actor.user_id
+        row.signer_organisation_id = world.bob.actor.organisation_id or ""
+        tx.session.add(row)
+    assert not world.service.decision(world.alice.actor, person.id, CONTEXT).eligible
+    assert world.service.eligible(world.compiler, CONTEXT) == []
