@@ -36,6 +36,7 @@ from ._merkle import (
 )
 from ._note import MAX_NOTE_SIGNATURES, MAX_NOTE_SIZE, Signer, Verifier, open_note, sign_note
 from ._receipt import RECEIPT_HEADER, Receipt, format_receipt, parse_receipt, verify_receipt
+from ._verifier import STATEMENT_PAYLOAD_TYPE, VerifyReport, read_dump, verify_log
 
 __all__ = [
     "EMPTY_ROOT",
@@ -44,6 +45,7 @@ __all__ = [
     "MAX_NOTE_SIZE",
     "MAX_TREE_SIZE",
     "RECEIPT_HEADER",
+    "STATEMENT_PAYLOAD_TYPE",
     "AuditError",
     "Checkpoint",
     "FormatError",
@@ -56,6 +58,7 @@ __all__ = [
     "Signer",
     "VerificationError",
     "Verifier",
+    "VerifyReport",
     "consistency_proof",
     "format_receipt",
     "inclusion_proof",
@@ -70,11 +73,13 @@ __all__ = [
     "open_note",
     "pae",
     "parse_receipt",
+    "read_dump",
     "root_at",
     "root_from_leaf_hashes",
     "sign_checkpoint",
     "sign_note",
     "verify_consistency",
     "verify_inclusion",
+    "verify_log",
     "verify_receipt",
 ]
