@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,8 +33,8 @@ def _admin_connection(url: str):  # type: ignore[no-untyped-def]
     return psycopg.connect(plain, autocommit=True, connect_timeout=10)
 
 
-@pytest.fixture
-def evidence_db_url(tmp_path: Path) -> Iterator[str | None]:
+@contextmanager
+def fresh_database() -> Iterator[str | None]:
     """``None`` on SQLite (the instance keeps its file), else the URL of a fresh database."""
     url = os.environ.get("CONSENT_TEST_DATABASE_URL")
     if not url or make_url(url).get_backend_name() == "sqlite":
@@ -53,6 +54,18 @@ def evidence_db_url(tmp_path: Path) -> Iterator[str | None]:
     finally:
         with _admin_connection(url) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def evidence_db_url() -> Iterator[str | None]:
+    with fresh_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_db_url() -> Iterator[str | None]:
+    with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -42,6 +42,8 @@ class Instance:
     alice_key: Ed25519PrivateKey
     bob_key: Ed25519PrivateKey
     env: dict[str, str] = field(default_factory=dict)
+    #: username -> single-use enrolment invitation (for enrolling over HTTP)
+    invitations: dict[str, str] = field(default_factory=dict)
 
     def write_actors(self, folder: Path) -> Path:
         """Actors and PEM keys in files, for a child process to load."""
@@ -68,7 +70,8 @@ def clean_env() -> dict[str, str]:
 
 def make_instance(data_dir: Path, database_url: str | None) -> Instance:
     env = clean_env()
-    service, _token = init_instance(data_dir, database_url=database_url, env=env)
+    service, admin_token = init_instance(data_dir, database_url=database_url, env=env)
+    invitations = {"admin": admin_token}
     with service.reading() as session:
         admin_id = session.execute(select(User.id).where(User.role == "admin")).scalar_one()
     admin = Actor(admin_id, "admin")
@@ -76,7 +79,7 @@ def make_instance(data_dir: Path, database_url: str | None) -> Instance:
     org_b = service.create_organisation(admin, "Org B")
 
     def user(name: str, role: str, org: str | None) -> Actor:
-        record, _tok = service.invite_user(admin, name, role, org)
+        record, invitations[name] = service.invite_user(admin, name, role, org)
         return Actor(record.id, role, org)  # type: ignore[arg-type]
 
     alice = user("alice", "advocate", org_a.id)
@@ -90,7 +93,7 @@ def make_instance(data_dir: Path, database_url: str | None) -> Instance:
         service.approve_key(admin, record.key_id)
         keys.append(key)
     return Instance(data_dir, service, admin, alice, bob, compiler, auditor, keys[0], keys[1],
-                    env)
+                    env, invitations)
 
 
 def all_entries(service: ConsentService, auditor: Actor, size: int) -> list[bytes]:
