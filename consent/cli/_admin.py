@@ -273,7 +273,7 @@ def backup(
     out_dir.mkdir(mode=0o700, parents=True)
     if url.get_backend_name() == "sqlite":
         assert url.database is not None
-        target = out_dir / Path(url.database).name
+        target = out_dir / "consent.sqlite3"  # the data directory's own file name
         _backup_sqlite(Path(url.database), target)
         target.chmod(0o600)
     else:

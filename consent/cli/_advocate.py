@@ -9,7 +9,9 @@ signed, the exact statement is shown and the advocate is asked.
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
+import io
 import json
 import re
 from collections.abc import Sequence
@@ -167,17 +169,55 @@ def persons_add(
 ) -> None:
     """Register a person."""
     day = parse_date(birth_date, "birth date")
-    person = client(ctx).post("/persons", {
-        "full_name": full_name,
-        "birth_date": day.isoformat() if day else None,
-        "aliases": list(alias or []),
-        "location": location,
-        "status": status,
-    })
+    api = client(ctx)
+    body = {"full_name": full_name, "birth_date": day.isoformat() if day else None,
+            "aliases": list(alias or []), "location": location, "status": status}
+    try:
+        person = api.post("/persons", body)
+    except ApiError as exc:
+        if not _date_refused(exc, ["body", "birth_date"]):
+            raise
+        person = _add_by_import(api, body)
     if as_json:
         emit_json(person)
         return
     out(f"Registered {_person_line(person)}: {person['id']}")
+
+
+def _date_refused(exc: ApiError, location: list[str]) -> bool:
+    """The service's strict JSON models refuse ISO date strings (a known server bug)."""
+    errors = exc.body.get("errors")
+    return exc.code == "invalid_request" and isinstance(errors, list) and any(
+        isinstance(e, dict) and e.get("location") == location and e.get("rule") == "date_type"
+        for e in errors)
+
+
+def _add_by_import(api: Client, body: dict[str, Any]) -> dict[str, Any]:
+    """Register one person through the CSV import, which takes dates as text; then find
+    them. Used only while ``POST /persons`` refuses a birth date sent as JSON text."""
+    if any(";" in a for a in body["aliases"]):
+        raise CliError("An alias must not contain ';'.")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["full_name", "birth_date", "aliases", "location", "status"])
+    writer.writerow([body["full_name"], body["birth_date"], ";".join(body["aliases"]),
+                     body["location"] or "", body["status"]])
+    try:
+        report = api.request("POST", "/persons/import", data=buffer.getvalue().encode("utf-8"),
+                             content_type="text/csv").json()
+    except ApiError as exc:
+        rows = exc.body.get("errors")
+        if isinstance(rows, list) and rows and isinstance(rows[0], dict):
+            raise CliError(str(rows[0].get("detail") or exc.message)) from exc
+        raise
+    if report.get("added") != 1:
+        raise CliError("A person with this name and birth date is already registered.")
+    found = [p for p in api.get("/persons", params={"name": body["full_name"]})
+             if p.get("birth_date") == body["birth_date"]]
+    if len(found) != 1:
+        raise CliError("The person was registered but could not be found again.")
+    person: dict[str, Any] = found[0]
+    return person
 
 
 @persons_app.command("find")
@@ -381,16 +421,15 @@ def _save_receipt(current: State, answer: dict[str, Any], envelope: Envelope,
 
 
 def _show_for_signing(payload_bytes: bytes, person: dict[str, Any], key_id: str,
-                      what: str) -> None:
+                      what: str, *, to_stderr: bool = False) -> None:
+    """The statement in plain words and in its exact bytes (on stderr when stdout is JSON)."""
     payload = json.loads(payload_bytes)
-    out(f"You are about to {what} with your key {key_id[:16]}…:")
-    out("")
-    for line in describe_statement(payload, person):
-        out(f"  {line}")
-    out("")
-    out(f"The exact statement (RFC 8785 JSON; statement id {sha256_hex(payload_bytes)}):")
-    out(payload_bytes.decode("utf-8"))
-    out("")
+    lines = [f"You are about to {what} with your key {key_id[:16]}…:", ""]
+    lines += [f"  {line}" for line in describe_statement(payload, person)]
+    lines += ["", f"The exact statement (RFC 8785 JSON; statement id "
+              f"{sha256_hex(payload_bytes)}):", payload_bytes.decode("utf-8"), ""]
+    for line in lines:
+        typer.echo(line, err=to_stderr)
 
 
 def _scope(transfers: list[str], destinations: list[str], pardon: bool, documents: bool,
@@ -476,8 +515,8 @@ def record(
             scope=scope, retracts=retracts, evidence=items, duress_concern=duress_concern)
     except ConsentError as exc:
         raise CliError(exc.message) from exc
-    _show_for_signing(payload, person, key_id, "sign this statement")
-    confirm("Sign it and send it to the server?", assume_yes=yes)
+    _show_for_signing(payload, person, key_id, "sign this statement", to_stderr=as_json)
+    confirm("Sign it and send it to the server?", assume_yes=yes, to_stderr=as_json)
     envelope = sign_envelope(payload, unlock(current, keystore))
     answer = _send(api, "/statements", envelope.to_json())
     path = _save_receipt(current, answer, envelope, receipt_out)
@@ -533,8 +572,9 @@ def corroborate(
         raise CliError("Your key has already signed this statement.")
     signers = len(chosen["signatures"])
     _show_for_signing(envelope.payload, person, key_id,
-                      f"corroborate this statement (signed so far by {signers} key(s))")
-    confirm("Add your signature to it?", assume_yes=yes)
+                      f"corroborate this statement (signed so far by {signers} key(s))",
+                      to_stderr=as_json)
+    confirm("Add your signature to it?", assume_yes=yes, to_stderr=as_json)
     signature = sign_existing(envelope, unlock(current, keystore))
     answer = _send(api, f"/statements/{envelope.statement_id}/signatures",
                    signature.to_json())

@@ -66,12 +66,12 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     _console().print(grid)
 
 
-def confirm(question: str, *, assume_yes: bool) -> None:
+def confirm(question: str, *, assume_yes: bool, to_stderr: bool = False) -> None:
     """Ask before doing something that cannot be undone; refuse if nobody can answer."""
     if assume_yes:
         return
     try:
-        answer = typer.confirm(question, default=False)
+        answer = typer.confirm(question, default=False, err=to_stderr)
     except typer.Abort:
         answer = False
     if not answer:
