@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.routing import compile_path
 
 from api import _routes_admin, _routes_advocate, _routes_audit, _routes_auth, _routes_compiler
 from api._access import PUBLIC, AppContext, GuardedRoute, access_rule
 from api._middleware import Hardening
+from api._models import ProblemPublic
 from api._passwords import PasswordHasher
-from api._problems import install_problem_handlers
+from api._problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from api._settings import Settings
 from api._signin import SignIn
 from consent import ConfigurationError, ConsentService
@@ -21,6 +25,15 @@ __all__ = ["API_PREFIX", "create_app"]
 
 API_PREFIX = "/v1"
 _log = logging.getLogger("consent.api")
+
+#: Every error, whatever its status, is a problem document; "default" also stands in for
+#: FastAPI's own 422 entry, which would wrongly say application/json.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "default": {
+        "description": "An RFC 9457 problem document (any error status).",
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": ProblemPublic.model_json_schema()}},
+    },
+}
 
 
 def _health_router() -> APIRouter:
@@ -63,15 +76,19 @@ def create_app(settings: Settings, service: ConsentService, *,
     app.state.consent = AppContext(settings, service, SignIn(service, settings, hasher, secret))
     install_problem_handlers(app)
 
-    v1 = APIRouter(prefix=API_PREFIX, route_class=GuardedRoute)
+    v1 = APIRouter(prefix=API_PREFIX, route_class=GuardedRoute, responses=PROBLEM_RESPONSES)
+    allow: list[tuple[re.Pattern[str], frozenset[str]]] = []
     for router in (_health_router(), _routes_auth.router, _routes_admin.router,
                    _routes_advocate.router, _routes_compiler.router, _routes_audit.router):
         for route in router.routes:
             if not isinstance(route, GuardedRoute):
                 raise ConfigurationError("Every API route must be a GuardedRoute.")
             access_rule(route.dependant)  # raises unless exactly one access rule
+            allow.append((compile_path(API_PREFIX + route.path)[0],
+                          frozenset(route.methods or ())))
         v1.include_router(router)
     app.include_router(v1)
+    app.state.allow = tuple(allow)
 
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),

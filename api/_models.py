@@ -8,9 +8,10 @@ client may send, ``…Public`` what it gets back. Every request model refuses un
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from policies import ListContext
 
@@ -28,6 +29,7 @@ __all__ = [
     "ImportPublic",
     "InclusionProofPublic",
     "InvitationPublic",
+    "IsoDate",
     "KeyCreate",
     "KeyPublic",
     "ListContextIn",
@@ -41,6 +43,7 @@ __all__ = [
     "PersonPublic",
     "PolicyActivate",
     "PolicyPublic",
+    "ProblemPublic",
     "ReceiptPublic",
     "RecoveryCodesPublic",
     "SecondFactorRequest",
@@ -52,6 +55,22 @@ __all__ = [
     "VetRequest",
 ]
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date(value: object) -> object:
+    """JSON has no date type: accept exactly ``YYYY-MM-DD`` text (and nothing looser, such
+    as the numbers pydantic's lax mode would take); anything else fails strict validation."""
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+#: A calendar date written ``YYYY-MM-DD``, in strict models too.
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Hex64 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -71,6 +90,20 @@ class Public(BaseModel):
     """Base of every response model."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProblemPublic(BaseModel):
+    """An RFC 9457 problem document (``application/problem+json``)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    rule: str | None = None
+    errors: list[dict[str, Any]] | None = None
 
 
 # -- auth ---------------------------------------------------------------------------------
@@ -193,6 +226,7 @@ class PersonBase(BaseModel):
 
 class PersonCreate(PersonBase, Strict):
     full_name: Text
+    birth_date: IsoDate | None = None
     aliases: Annotated[list[Text], Field(max_length=10)] = Field(default_factory=list)
     location: Text | None = None
 
@@ -274,6 +308,8 @@ class ListContextBase(BaseModel):
 
 class ListContextIn(ListContextBase, Strict):
     """A list context in a JSON body: every member explicit, nothing assumed."""
+
+    as_of: IsoDate | None = None
 
 
 class ListContextQuery(ListContextBase):

@@ -161,13 +161,19 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return validation_problem(exc)
 
-    async def on_http(_request: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         status = exc.status_code
         codes = {404: ("not_found", "No such resource."),
                  405: ("method_not_allowed", "This method is not allowed here.")}
         code, detail = codes.get(status, ("http_error", _TITLES.get(status, "Error") + "."))
-        headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() == "allow"}
+        headers: dict[str, str] = {}
+        if status == 405:
+            path = request.url.path
+            methods = {m for pattern, served in getattr(request.app.state, "allow", ())
+                       if pattern.match(path) for m in served}
+            if methods:
+                headers["Allow"] = ", ".join(sorted(methods))
         return problem_response(status, code, detail, headers=headers)
 
     app.add_exception_handler(ProblemError, on_problem)

@@ -49,7 +49,10 @@ def register_person(body: PersonCreate, actor: AdvocateActor, service: Service) 
         aliases=list(body.aliases), location=body.location, status=body.status))
 
 
-@router.post("/persons/import")
+@router.post("/persons/import", openapi_extra={"requestBody": {
+    "required": True,
+    "content": {"text/csv": {"schema": {"type": "string"}}},
+}})
 async def import_persons(request: Request, actor: AdvocateActor,
                          service: Service) -> ImportPublic:
     """A CSV file (``text/csv``), all or nothing; a refusal lists every bad row."""

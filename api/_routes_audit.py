@@ -68,7 +68,8 @@ def consistency_proof(query: Annotated[ConsistencyQuery, Query()],
     return ConsistencyProofPublic(first=query.first, second=query.second, hashes=_b64(hashes))
 
 
-@router.get("/entries", response_model=EntriesPublic)
+@router.get("/entries", response_model=EntriesPublic, responses={200: {"content": {
+    JSONL_MEDIA_TYPE: {"schema": {"type": "string"}}}}})
 def entries(query: Annotated[EntriesQuery, Query()], request: Request, actor: AuditorActor,
             service: Service) -> Response | EntriesPublic:
     """The exact leaf bytes of entries [start, end): JSON with standard base64 by default,

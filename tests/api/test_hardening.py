@@ -303,3 +303,41 @@ def test_a_secret_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     path.chmod(0o644)
     with pytest.raises(ConfigurationError):
         load_secret(tmp_path, create=False)
+
+
+# -- JSON dates, the OpenAPI document, Allow -----------------------------------------------
+
+def test_iso_dates_in_json_bodies_are_accepted_and_nothing_looser(api: Api) -> None:
+    headers = api.sign_in(api.enrol("alice", "advocate"))
+    person = api.client.post("/v1/persons", headers=headers,
+                             json={"full_name": "Dated Person", "birth_date": "1980-01-02"})
+    assert person.status_code == 201, person.text
+    assert person.json()["birth_date"] == "1980-01-02"
+    for looser in (315532800, "1980-1-2", "19800102", "1980-02-30", True):
+        refused = api.client.post("/v1/persons", headers=headers,
+                                  json={"full_name": "Dated Person", "birth_date": looser})
+        _assert_problem(refused, 422, "invalid_request")
+    compiler = api.sign_in(api.enrol("compiler", "compiler"))
+    context = {"transfer": "exchange", "destination": "DE", "requires_pardon_petition": False,
+               "documents_returned": True, "family_may_accompany": True, "as_of": "2026-01-01"}
+    listed = api.client.post("/v1/lists/eligible", headers=compiler, json={"context": context})
+    assert listed.status_code == 200, listed.text
+
+
+def test_the_openapi_document_declares_problem_errors(service: ConsentService) -> None:
+    schema = _client(service, docs_enabled=True).get("/openapi.json").json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert list(responses["default"]["content"]) == [PROBLEM_MEDIA_TYPE], (method, path)
+            assert "422" not in responses, (method, path)
+    body = schema["paths"]["/v1/persons/import"]["post"]["requestBody"]
+    assert list(body["content"]) == ["text/csv"]
+
+
+def test_a_405_names_every_method_served_at_the_path(api: Api) -> None:
+    for path in ("/v1/organisations", "/v1/users", "/v1/keys"):
+        response = api.client.request("OPTIONS", path)
+        _assert_problem(response, 405, "method_not_allowed")
+        assert response.headers["allow"] == "GET, POST"
+    assert api.client.delete(f"/v1/users/{'0' * 36}/disable").headers["allow"] == "POST"
