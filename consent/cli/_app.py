@@ -14,7 +14,16 @@ import typer
 from typer.core import TyperGroup
 
 from consent import ConsentError
-from consent.cli import _admin, _advocate, _audit, _auth, _compiler, _demo, _server
+from consent.cli import (
+    _admin,
+    _advocate,
+    _audit,
+    _auth,
+    _compiler,
+    _demo,
+    _manifest,
+    _server,
+)
 from consent.cli._config import State
 from consent.cli._errors import CliError
 
@@ -97,6 +106,7 @@ _auth.register(app)
 app.add_typer(_admin.app, name="admin", rich_help_panel="Admin")
 _advocate.register(app)
 _compiler.register(app)
+_manifest.register(app)
 _audit.register(app)
 _demo.register(app)
 
