@@ -209,20 +209,23 @@ def policy_activate(
 
 @app.command("rotate-data-key")
 def rotate_data_key(data_dir: DataDirOption) -> None:
-    """Add a new data-encryption key to the ring (on the server's machine).
-
-    New writes use the new key once the service restarts; older keys stay in the ring so
-    existing data stays readable.
-    """
+    """Add a new data-encryption key and re-encrypt the data under it (on the server's
+    machine); the rotation is logged."""
     from consent._keyfiles import rotate_data_key as rotate
 
     try:
         key = rotate(data_dir)
+        service = open_instance(data_dir)
+        try:
+            changed = service.reencrypt_at_rest(None)
+        finally:
+            service.db.dispose()
     except ConsentError as exc:
         raise CliError(exc.message) from exc
-    out(f"Added data key {key.key_id} to the ring in {data_dir / 'keys'}.")
-    out("Restart 'consent serve' so that new writes use it. Existing rows stay readable "
-        "under the older keys; back up the keys directory now.")
+    out(f"Added data key {key.key_id} to the ring in {data_dir / 'keys'} and re-encrypted "
+        f"{changed} value(s) under it.")
+    out("Restart 'consent serve' so that new writes use it (older keys stay in the ring, so "
+        "everything stays readable). Back up the keys directory now.")
 
 
 def _backup_sqlite(source: Path, target: Path) -> None:

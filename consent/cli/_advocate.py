@@ -9,9 +9,7 @@ signed, the exact statement is shown and the advocate is asked.
 from __future__ import annotations
 
 import base64
-import csv
 import hashlib
-import io
 import json
 import re
 from collections.abc import Sequence
@@ -172,52 +170,11 @@ def persons_add(
     api = client(ctx)
     body = {"full_name": full_name, "birth_date": day.isoformat() if day else None,
             "aliases": list(alias or []), "location": location, "status": status}
-    try:
-        person = api.post("/persons", body)
-    except ApiError as exc:
-        if not _date_refused(exc, ["body", "birth_date"]):
-            raise
-        person = _add_by_import(api, body)
+    person = api.post("/persons", body)
     if as_json:
         emit_json(person)
         return
     out(f"Registered {_person_line(person)}: {person['id']}")
-
-
-def _date_refused(exc: ApiError, location: list[str]) -> bool:
-    """The service's strict JSON models refuse ISO date strings (a known server bug)."""
-    errors = exc.body.get("errors")
-    return exc.code == "invalid_request" and isinstance(errors, list) and any(
-        isinstance(e, dict) and e.get("location") == location and e.get("rule") == "date_type"
-        for e in errors)
-
-
-def _add_by_import(api: Client, body: dict[str, Any]) -> dict[str, Any]:
-    """Register one person through the CSV import, which takes dates as text; then find
-    them. Used only while ``POST /persons`` refuses a birth date sent as JSON text."""
-    if any(";" in a for a in body["aliases"]):
-        raise CliError("An alias must not contain ';'.")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["full_name", "birth_date", "aliases", "location", "status"])
-    writer.writerow([body["full_name"], body["birth_date"], ";".join(body["aliases"]),
-                     body["location"] or "", body["status"]])
-    try:
-        report = api.request("POST", "/persons/import", data=buffer.getvalue().encode("utf-8"),
-                             content_type="text/csv").json()
-    except ApiError as exc:
-        rows = exc.body.get("errors")
-        if isinstance(rows, list) and rows and isinstance(rows[0], dict):
-            raise CliError(str(rows[0].get("detail") or exc.message)) from exc
-        raise
-    if report.get("added") != 1:
-        raise CliError("A person with this name and birth date is already registered.")
-    found = [p for p in api.get("/persons", params={"name": body["full_name"]})
-             if p.get("birth_date") == body["birth_date"]]
-    if len(found) != 1:
-        raise CliError("The person was registered but could not be found again.")
-    person: dict[str, Any] = found[0]
-    return person
 
 
 @persons_app.command("find")

@@ -64,6 +64,10 @@ def serve(
     trusted_host: Annotated[list[str] | None, typer.Option(
         "--trusted-host", help="A Host header to accept (repeatable); default localhost "
         "names. Set it to the public name behind a reverse proxy.")] = None,
+    production: Annotated[bool, typer.Option(
+        "--production", envvar="CONSENT_PRODUCTION",
+        help="Refuse unsafe settings: a missing API secret, wildcard hosts, interactive docs.")
+    ] = False,
     forwarded_allow_ips: Annotated[str | None, typer.Option(
         "--forwarded-allow-ips", help="Proxies whose X-Forwarded-* headers are trusted "
         "(comma-separated); default 127.0.0.1.")] = None,
@@ -82,6 +86,8 @@ def serve(
     os.environ["CONSENT_DATA_DIR"] = str(data_dir)
     if trusted_host:
         os.environ["CONSENT_TRUSTED_HOSTS"] = ",".join(trusted_host)
+    if production:
+        os.environ["CONSENT_PRODUCTION"] = "1"
     try:
         from api._settings import Settings
 
