@@ -56,7 +56,8 @@ class Teller:
         typer.secho(f"{self.chapter}. {text}", bold=True)
 
     def say(self, text: str) -> None:
-        for line in textwrap.wrap(text, WIDTH - 3) or [""]:
+        for line in textwrap.wrap(text, WIDTH - 3, break_on_hyphens=False,
+                                  break_long_words=False) or [""]:
             typer.echo(f"   {line}")
 
     def show(self, text: str, indent: int = 6) -> None:
@@ -127,6 +128,7 @@ class Account:
     password: str = ""
     totp_secret: str = ""
     recovery_codes: list[str] = field(default_factory=list)
+    first_code: str = ""
     client: Client | None = None
     passphrase: str = ""
     key: Ed25519PrivateKey | None = None
@@ -149,8 +151,9 @@ def enrol(base: str, account: Account, invitation: str) -> None:
     started = api.post("/auth/enroll", {"invitation": invitation,
                                         "password": account.password}, auth=False)
     account.totp_secret = str(started["secret"])
+    account.first_code = _code(account.totp_secret)
     confirmed = api.post("/auth/enroll/confirm", {"invitation": invitation,
-                                                  "code": _code(account.totp_secret)},
+                                                  "code": account.first_code},
                          auth=False)
     account.recovery_codes = [str(c) for c in confirmed["recovery_codes"]]
 
@@ -216,6 +219,12 @@ REFUSAL_LETTER = (
     "Do not include me in any exchange list. If I am taken abroad against my will, I will "
     "treat it as kidnapping. Include only those who have explicitly agreed.\n"
 )
+
+
+def _hold(condition: bool, what: str) -> None:
+    """The demo checks its own story: a step that does not hold ends it with status 1."""
+    if not condition:
+        raise CliError(f"The story did not hold: {what}.")
 
 
 def _days_ago(days: int) -> dt.date:
@@ -347,7 +356,7 @@ def _people(teller: Teller, terminal: Terminal, base: str, clients: Path, files:
     enrol(base, admin, admin_invitation)
     teller.say("With the invitation, the admin chose a password; the service showed a TOTP "
                "secret and a QR code for an authenticator app, and asked for the app's first "
-               f"code ({_code(admin.totp_secret)}). Eight recovery codes were shown, once.")
+               f"code ({admin.first_code}). Eight recovery codes were shown, once.")
     code = sign_in(base, admin, state_of(admin))
     teller.say(f"Signing in takes the password and a fresh code ({code}); a code is never "
                "accepted twice.")
@@ -368,8 +377,8 @@ def _people(teller: Teller, terminal: Terminal, base: str, clients: Path, files:
     teller.say("The admin invites Anna, a lawyer at Northern Legal Aid, and Boris, of Letters "
                "to Prisoners, as advocates; Clara, who compiles exchange lists, as a compiler; "
                "and Otto, an independent reviewer, as an auditor. Each gets a single-use "
-               "invitation. The admin can do none of their work: an admin cannot record, "
-               "alter or read statements.")
+               "invitation. The admin cannot do their work: an admin cannot record or alter "
+               "statements.")
 
     # 3 -- advocates
     teller.title("Two advocates enrol with real TOTP codes and register signing keys.")
@@ -377,7 +386,7 @@ def _people(teller: Teller, terminal: Terminal, base: str, clients: Path, files:
         enrol(base, account, invitations[account.username])
         sign_in(base, account, state_of(account))
     teller.say(f"Anna and Boris each enrolled (Anna's first code was "
-               f"{_code(anna.totp_secret)}), kept their recovery codes, and signed in. So did "
+               f"{anna.first_code}), kept their recovery codes, and signed in. So did "
                "Clara and Otto.")
     for account in (anna, boris):
         account.passphrase = secrets.token_urlsafe(16)
@@ -472,25 +481,34 @@ def _people(teller: Teller, terminal: Terminal, base: str, clients: Path, files:
     context = {"transfer": "exchange", "destination": "DE", "requires_pardon_petition": False,
                "documents_returned": DOCUMENTS_RETURNED, "family_may_accompany": False}
     teller.say("For an exchange to Germany in which documents are returned:")
+    expected = {ilya["id"]: "not eligible: refused", daria["id"]: "ELIGIBLE",
+                pavel["id"]: "not eligible: insufficient_signers",
+                nina["id"]: "not eligible: withdrawn"}
     for person in (ilya, daria, pavel, nina):
         decision = anna.api.get(f"/persons/{person['id']}/eligibility", params=context)
         verdict = ("ELIGIBLE" if decision["eligible"]
                    else "not eligible: " + ", ".join(decision["reasons"]))
         teller.show(f"{person['full_name']:<16} {verdict}")
+        _hold(verdict == expected[person["id"]], f"{person['full_name']} should be "
+              f"'{expected[person['id']]}', not '{verdict}'")
 
     # 7 -- the compiler
     teller.title("The compiler sees only who explicitly agreed.")
     teller.say("Clara asks for everyone eligible for an exchange to Germany with documents "
                "returned. She sees no refusals, no reasons, and no counts of anyone else:")
-    terminal.run(["--profile", "clara", "eligible", "--transfer", "exchange", "--to", "DE",
-                  "--documents-returned"])
+    listed = terminal.run(["--profile", "clara", "eligible", "--transfer", "exchange", "--to",
+                           "DE", "--documents-returned"])
+    rows = [line.split("\t")[0] for line in listed.strip().split("\n")[1:]]
+    _hold(rows == [daria["id"]], "the eligible list should be exactly Daria Sokolova")
     draft = files / "draft-list.csv"
     draft.write_text("full_name,birth_date\n" + "".join(
         f"{n},{b}\n" for n, b, _loc in PRISONERS), encoding="utf-8")
     teller.say("A negotiator's draft list names all four. Clara vets it: the same rows come "
                "back in the same order, each marked yes or no, with no reasons:")
-    terminal.run(["--profile", "clara", "vet", rel(draft), "--transfer", "exchange", "--to",
-                  "DE", "--documents-returned"])
+    vetted = terminal.run(["--profile", "clara", "vet", rel(draft), "--transfer", "exchange",
+                           "--to", "DE", "--documents-returned"])
+    marks = [line.rsplit(",", 1)[1] for line in vetted.strip().split("\n")[1:]]
+    _hold(marks == ["no", "yes", "no", "no"], "vetting should mark only Daria Sokolova")
 
     # 8 -- the auditor
     teller.title("The auditor verifies the whole log offline.")
