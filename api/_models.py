@@ -45,11 +45,13 @@ __all__ = [
     "PolicyPublic",
     "ProblemPublic",
     "ReceiptPublic",
+    "RecoveryCodeRequest",
     "RecoveryCodesPublic",
     "SecondFactorRequest",
     "SignatureCreate",
     "SignaturePublic",
     "StatementPublic",
+    "TotpCodeRequest",
     "UserCreate",
     "UserPublic",
     "VetRequest",
@@ -117,12 +119,18 @@ class MfaChallengePublic(Public):
     mfa_token: str
 
 
-class SecondFactorRequest(Strict):
-    """Exactly one of ``code`` (TOTP) and ``recovery_code``."""
-
+class TotpCodeRequest(Strict):
     mfa_token: Secret
-    code: Annotated[str, StringConstraints(min_length=1, max_length=16)] | None = None
-    recovery_code: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    code: Annotated[str, StringConstraints(min_length=1, max_length=16)]
+
+
+class RecoveryCodeRequest(Strict):
+    mfa_token: Secret
+    recovery_code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+#: Exactly one second factor: a TOTP code or a recovery code, never both, never neither.
+SecondFactorRequest = TotpCodeRequest | RecoveryCodeRequest
 
 
 class AccessToken(Public):
@@ -201,7 +209,7 @@ class PolicyPublic(Public):
 class KeyCreate(Strict):
     """The raw 32-byte Ed25519 public key, standard base64."""
 
-    public_key: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    public_key: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{43}=$")]
 
 
 class KeyPublic(Public):
@@ -244,7 +252,7 @@ class ImportPublic(Public):
 
 class SignatureCreate(Strict):
     keyid: Hex64
-    sig: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    sig: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{86}==$")]
 
 
 class EnvelopeCreate(Strict):
@@ -253,7 +261,8 @@ class EnvelopeCreate(Strict):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True,
                               populate_by_name=False)
 
-    payloadType: Annotated[str, StringConstraints(max_length=200)]  # noqa: N815 - DSSE name
+    payloadType: Literal[  # noqa: N815 - the DSSE member name
+        "application/vnd.exchange-consent.statement.v1+json"]
     payload: Annotated[str, StringConstraints(min_length=1, max_length=128 * 1024)]
     signatures: Annotated[list[SignatureCreate], Field(min_length=1, max_length=32)]
 

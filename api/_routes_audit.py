@@ -41,7 +41,7 @@ class InclusionQuery(_Query):
 
 
 class ConsistencyQuery(_Query):
-    first: Index
+    first: Annotated[int, Field(ge=1, le=2**62)]
     second: Index
 
 

@@ -17,8 +17,8 @@ from api._models import (
     MfaChallengePublic,
     RecoveryCodesPublic,
     SecondFactorRequest,
+    TotpCodeRequest,
 )
-from api._problems import ProblemError
 
 __all__ = ["router"]
 
@@ -33,12 +33,15 @@ def login(body: LoginRequest, ctx: Context, address: ClientAddress) -> MfaChalle
 
 @router.post("/totp", dependencies=[PUBLIC])
 def second_factor(body: SecondFactorRequest, ctx: Context,
-                        address: ClientAddress) -> AccessToken:
-    if (body.code is None) == (body.recovery_code is None):
-        raise ProblemError(422, "invalid_request",
-                      "Send exactly one of 'code' and 'recovery_code'.")
-    issued = ctx.signin.second_factor(body.mfa_token, code=body.code,
-                                      recovery_code=body.recovery_code, address_hash=address)
+                  address: ClientAddress) -> AccessToken:
+    """``{mfa_token, code}`` (TOTP) or ``{mfa_token, recovery_code}``: exactly one factor."""
+    if isinstance(body, TotpCodeRequest):
+        issued = ctx.signin.second_factor(body.mfa_token, code=body.code, recovery_code=None,
+                                          address_hash=address)
+    else:
+        issued = ctx.signin.second_factor(body.mfa_token, code=None,
+                                          recovery_code=body.recovery_code,
+                                          address_hash=address)
     return AccessToken(access_token=issued.access_token, expires_in=issued.expires_in)
 
 
