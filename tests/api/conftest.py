@@ -12,8 +12,7 @@ from pydantic import SecretStr
 
 from api import Settings, create_app
 from api._totp import code_at, step_at
-from consent import Actor, ConsentService, Database
-from consent._schema import metadata
+from consent import Actor, ConsentService
 from consent._tables import User
 from tests.conftest import Clock
 
@@ -87,14 +86,6 @@ class Api:
             if user_id is not None:
                 query = query.where(SecurityEvent.user_id == user_id)  # type: ignore[arg-type]
             return list(session.execute(query).scalars())
-
-
-@pytest.fixture(scope="session")
-def migrated_database(migrated_database: Database) -> Database:
-    """The shared database, plus any table the migrations do not create yet (a no-op once
-    they create every table of ``consent._schema``)."""
-    metadata.create_all(migrated_database.engine)
-    return migrated_database
 
 
 def make_settings(**overrides: Any) -> Settings:
