@@ -348,6 +348,17 @@ class VetRequest(Strict):
     candidates: Annotated[list[Any], Field(max_length=5000)]
 
 
+class ManifestRequest(Strict):
+    """The persons to list (the core refuses the whole request if any is not eligible) and a
+    fresh authenticator code: a manifest is the one compiler answer that leaves the building
+    with names in it."""
+
+    context: ListContextIn
+    person_ids: Annotated[list[Annotated[str, Field(max_length=64)]],
+                          Field(min_length=1, max_length=500)]
+    code: Annotated[str, Field(min_length=6, max_length=8, pattern=r"^[0-9]+$")]
+
+
 class EligiblePerson(Public):
     person_id: str
     full_name: str

@@ -9,8 +9,9 @@
   SHA-256 of the result. The response body *is* the RFC 8785 encoding of that result, so
   ``sha256(body)`` equals the logged ``result_sha256``.
 
-``POST /lists/manifest`` (a signed manifest; a fresh TOTP code required) belongs here; it
-comes with its own issue and is not served yet.
+* ``/lists/manifest`` returns a signed manifest (docs/MANIFEST.md) for persons who are all
+  eligible, and needs a fresh TOTP code with the request. It is refused as a whole with one
+  fixed message that says neither who nor why.
 """
 
 from __future__ import annotations
@@ -21,8 +22,14 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from api._access import CompilerActor, GuardedRoute, Service
-from api._models import CandidateResult, EligiblePerson, ListRequest, VetRequest
+from api._access import ClientAddress, CompilerActor, Context, GuardedRoute, Service
+from api._models import (
+    CandidateResult,
+    EligiblePerson,
+    ListRequest,
+    ManifestRequest,
+    VetRequest,
+)
 from consent import canonical_bytes
 from consent._blindindex import normalise_name
 
@@ -81,3 +88,14 @@ def vet(body: VetRequest, actor: CompilerActor, service: Service) -> Response:
     candidates = [screen_candidate(c) for c in body.candidates]
     answers = service.vet(actor, body.context.to_domain(), candidates, body.context.as_of)
     return _canonical([{"eligible": bool(a)} for a in answers])
+
+
+@router.post("/manifest", responses={200: {"content": {"application/json": {}},
+                                           "description": "A signed manifest (DSSE)."}})
+def manifest(body: ManifestRequest, actor: CompilerActor, service: Service, ctx: Context,
+             address: ClientAddress) -> Response:
+    ctx.signin.step_up(actor.user_id, body.code, address)
+    built = service.manifest(actor, body.context.to_domain(), body.person_ids,
+                             body.context.as_of)
+    return Response(built.data, media_type="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="manifest.json"'})

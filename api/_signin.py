@@ -244,6 +244,47 @@ class SignIn:
             raise ProblemError(401, "invalid_code", "The code is wrong or has already been used.")
         return issued
 
+    def step_up(self, user_id: str, code: str, address_hash: str) -> None:
+        """A fresh TOTP code for one sensitive request (a signed manifest), or a problem.
+
+        The same rules as sign-in: throttled before verifying, counted on every failure,
+        the replay rule by time step, the lock after too many failures, an event for every
+        outcome. Recovery codes are not accepted here: they are for getting back in.
+        """
+        now = self.clock()
+        with self.service.db.write() as session:
+            user = session.get(User, user_id)
+            if user is None or user.totp_secret is None:
+                raise _unauthenticated()
+            rules = [self._address_rule(address_hash), self._account_rule(user.username)]
+            allowed = self._reserve(session, rules, now)
+            account = _account(user)
+            if not allowed:
+                record_event(session, "auth:user:step_up_throttled", user_id=user_id,
+                             address_hash=address_hash, now=now)
+            elif account.totp_locked:
+                record_event(session, "auth:user:mfa_locked_refused", user_id=user_id,
+                             address_hash=address_hash, now=now)
+        if not allowed:
+            raise self._throttled()
+        if account.totp_locked:
+            raise ProblemError(403, "second_factor_locked",
+                               "The second factor is locked after too many failures; "
+                               "an administrator must re-enable the account.")
+        step = matching_step(self._decrypt_secret(account), code, now)
+        with self.service.db.write() as session:
+            accepted, _tag = self._accept_factor(session, user_id, step, None, now)
+            if accepted:
+                release(session, rules)
+                record_event(session, "auth:user:step_up_accepted", user_id=user_id,
+                             address_hash=address_hash, now=now)
+            else:
+                self._count_factor_failure(session, user_id, now, address_hash)
+                record_event(session, "auth:user:step_up_failed", user_id=user_id,
+                             address_hash=address_hash, now=now)
+        if not accepted:
+            raise ProblemError(401, "invalid_code", "The code is wrong or has already been used.")
+
     def _accept_factor(self, session: Session, user_id: str, step: int | None,
                        recovery_hash: str | None, now: dt.datetime) -> tuple[bool, str]:
         if step is not None:

@@ -414,7 +414,10 @@ class ConsentService:
             name, born = candidate.get("full_name"), candidate.get("birth_date")
             if not isinstance(name, str) or not (born is None or isinstance(born, str)):
                 return None
-            matches = self.persons.lookup(session, name, born)
+            try:
+                matches = self.persons.lookup(session, name, born)
+            except InvalidInput:
+                return None  # an unusable name or date names nobody: the same plain "no"
             return matches[0] if len(matches) == 1 else None
         return None
 

@@ -46,6 +46,7 @@ ROUTES: list[tuple[str, str, str | frozenset[str]]] = [
     ("POST", "/v1/statements/{statement_id}/signatures", frozenset({ADVOCATE})),
     ("POST", "/v1/lists/eligible", frozenset({COMPILER})),
     ("POST", "/v1/lists/vet", frozenset({COMPILER})),
+    ("POST", "/v1/lists/manifest", frozenset({COMPILER})),
     ("GET", "/v1/audit/checkpoint", PUBLIC),
     ("GET", "/v1/audit/key", PUBLIC),
     ("GET", "/v1/audit/proof/consistency", PUBLIC),

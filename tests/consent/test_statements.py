@@ -250,3 +250,15 @@ def test_signature_row_cannot_borrow_another_advocate(world: World,
         tx.session.add(row)
     assert not world.service.decision(world.alice.actor, person.id, CONTEXT).eligible
     assert world.service.eligible(world.compiler, CONTEXT) == []
+
+
+@pytest.mark.parametrize("candidate", [
+    {"full_name": "!!!", "birth_date": "1970-01-01"},
+    {"full_name": "Ivan Testov", "birth_date": "02/02/1972"},
+    {"full_name": 7}, {"person_id": "not-a-uuid"}, {"person_id": None}, [], "text",
+    {"full_name": "Ivan Testov", "extra": 1},
+])
+def test_vet_answers_any_unusable_candidate_with_a_plain_no(world: World, person: PersonRecord,
+                                                           candidate: object) -> None:
+    answer = world.service.vet(world.compiler, CONTEXT, [candidate])  # type: ignore[list-item]
+    assert answer == [False]
