@@ -209,8 +209,9 @@ def policy_activate(
 
 @app.command("rotate-data-key")
 def rotate_data_key(data_dir: DataDirOption) -> None:
-    """Add a new data-encryption key and re-encrypt the data under it (on the server's
-    machine); the rotation is logged."""
+    """Add a data-encryption key and re-encrypt everything under it (server machine).
+
+    The rotation is logged. Restart the service afterwards so new writes use the new key."""
     from consent._keyfiles import rotate_data_key as rotate
 
     try:

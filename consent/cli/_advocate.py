@@ -54,7 +54,7 @@ persons_app = typer.Typer(no_args_is_help=True, help="Register and find persons 
 
 KeystoreOption = Annotated[Path | None, typer.Option(
     "--keystore", envvar="CONSENT_KEYSTORE",
-    help="The keystore file (default: keys/<profile>.json in the config directory).")]
+    help="The keystore file (default: `keys/PROFILE.json` in the config directory).")]
 
 POSITIONS = ("consents", "refuses", "withdraws", "retracts")
 CHANNELS = ("lawyer_visit", "letter", "phone_call", "court_hearing", "public_statement",
@@ -224,8 +224,9 @@ def persons_import(
         "location, status.", exists=True, dir_okay=False, readable=True)],
     as_json: JsonOption = False,
 ) -> None:
-    """Import persons from a CSV file: all or nothing; people already registered (same
-    normalised name and birth date) are not added again."""
+    """Import persons from a CSV file: all or nothing, with a report of every bad row.
+
+    People already registered (same normalised name and birth date) are not added again."""
     data = file.read_bytes()
     try:
         answer = client(ctx).request("POST", "/persons/import", data=data,

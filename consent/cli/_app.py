@@ -30,6 +30,16 @@ from consent.cli._errors import CliError
 __all__ = ["app", "main"]
 
 
+def _quiet_broken_pipe() -> int:
+    """The reader went away (``consent … | head``): stop quietly, as other tools do."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 141
+
+
 def _fail(message: str, code: int) -> typer.Exit:
     typer.echo(f"Error: {message}", err=True)
     return typer.Exit(code)
@@ -47,6 +57,8 @@ class ConsentGroup(TyperGroup):
             raise _fail(exc.message, 1) from None
         except KeyboardInterrupt:
             raise _fail("Interrupted.", 130) from None
+        except BrokenPipeError:
+            raise typer.Exit(_quiet_broken_pipe()) from None
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except Exception as exc:
@@ -64,6 +76,7 @@ app = typer.Typer(
     "whole story.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -120,3 +133,5 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         typer.echo("Error: Interrupted.", err=True)
         sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(_quiet_broken_pipe())

@@ -33,7 +33,7 @@ receipt_app = typer.Typer(no_args_is_help=True, help="Check a receipt for a reco
 PAGE = 1000  # the service's largest page of entries
 
 KeyOption = Annotated[str, typer.Option(
-    "--key", help="The log's verifier key (<name>+<id>+<key>), or a file holding it.")]
+    "--key", help="The log's verifier key (`name+keyid+key`), or a file holding it.")]
 
 
 def load_verifier(key: str) -> audit.Verifier:
@@ -72,8 +72,9 @@ ServerOption = Annotated[str | None, typer.Option(
 
 @audit_app.command("key")
 def audit_key(ctx: typer.Context, server: ServerOption = None) -> None:
-    """Print the log's verifier key as the server publishes it (compare it with one obtained
-    independently before trusting it)."""
+    """Print the log's verifier key as the server publishes it.
+
+    Compare it with one obtained independently before trusting it."""
     out(anonymous_client(ctx, server).get_text("/audit/key", auth=False).strip())
 
 
@@ -221,8 +222,10 @@ def audit_dump(
     server: Annotated[str | None, typer.Option(
         "--server", help="Fetch from this server (needs an auditor sign-in).")] = None,
 ) -> None:
-    """Write the log to OUT/checkpoint (the signed note) and OUT/entries.jsonl (one entry a
-    line, exactly the leaf bytes, in log order)."""
+    """Write the log to OUT/checkpoint and OUT/entries.jsonl.
+
+    OUT/checkpoint is the signed note, verbatim; OUT/entries.jsonl has one entry a line,
+    exactly the leaf bytes, in log order."""
     if (data_dir is None) == (server is None):
         raise UsageError("Give exactly one of --data-dir and --server.")
     if data_dir is not None:
@@ -291,8 +294,11 @@ def audit_verify(
         help="Also parse every entry as a well-formed event (slower).")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Verify a dump offline: the signed checkpoint, every entry against it, every statement
-    signature against keys approved at that point. Exit 0 if all holds, 1 if not."""
+    """Verify a dump offline with only the log's key.
+
+    Checks the signed checkpoint, every entry against it, and every statement signature
+    against keys approved at that point. Exit 0 if all holds, 1 naming the first bad index,
+    2 on usage errors."""
     verifier = load_verifier(key)
     trusted_note = _read_text(trusted, "trusted checkpoint") if trusted else None
     for name in ("checkpoint", "entries.jsonl"):
@@ -361,8 +367,9 @@ def receipt_verify(
         file_okay=False)] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Check offline that the log committed to an entry: the checkpoint's signature and the
-    inclusion proof."""
+    """Check offline that the log committed to an entry.
+
+    Verifies the checkpoint's signature and the inclusion proof of the entry."""
     verifier = load_verifier(key)
     text = _read_text(receipt, "receipt")
     try:

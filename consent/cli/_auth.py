@@ -46,8 +46,10 @@ def enroll(
     server: ServerOption = None,
     qr: Annotated[bool, typer.Option("--qr/--no-qr", help="Draw the QR code.")] = True,
 ) -> None:
-    """Accept an invitation: choose a password, set up the authenticator app, keep the
-    recovery codes."""
+    """Accept an invitation: password, authenticator app, recovery codes.
+
+    Shows the TOTP secret and a QR code, asks for the app's first code, and prints the
+    recovery codes once."""
     current = state(ctx)
     api = anonymous_client(ctx, server)
     invitation = prompt_secret("Invitation", "CONSENT_INVITATION").strip()

@@ -74,8 +74,9 @@ def manifest_export(
     family_may_accompany: FamilyOption = False,
     as_of: AsOfOption = None,
 ) -> None:
-    """Ask the service for a signed manifest of these persons (a fresh authenticator code is
-    needed). Refused as a whole unless every one of them is eligible."""
+    """Get a signed manifest of these persons (needs a fresh authenticator code).
+
+    Refused as a whole unless every one of them is eligible."""
     context = context_body(transfer, destination, requires_pardon_petition, documents_returned,
                            family_may_accompany, as_of)
     ids = _person_ids(list(person_ids or []), from_csv)
@@ -103,11 +104,12 @@ def manifest_verify(
     file: Annotated[Path, typer.Argument(help="The manifest file.", exists=True,
                                          dir_okay=False)],
     key: Annotated[str, typer.Option(
-        "--key", help="The log's verifier key (<name>+<id>+<key>), or a file holding it.")],
+        "--key", help="The log's verifier key (`name+keyid+key`), or a file holding it.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Verify a manifest offline: one line per person; exit 0 if everything holds, 1 naming
-    the first failure."""
+    """Verify a manifest offline, one line per person.
+
+    Exit 0 if everything holds, 1 naming the first failure, 2 on usage errors."""
     from consent.cli._audit import load_verifier
 
     vkey = load_verifier(key).vkey

@@ -20,7 +20,7 @@ FACTORY = "api.app:factory"
 def init(
     data_dir: DataDirOption,
     origin: Annotated[str | None, typer.Option(
-        help="The log's origin line (and key name); default consent.local/<random>.")] = None,
+        help="The log's origin line (and key name); default `consent.local/RANDOM`.")] = None,
     database_url: Annotated[str | None, typer.Option(
         "--database-url", envvar="CONSENT_DATABASE_URL",
         help="PostgreSQL URL; default an SQLite file in the data directory.")] = None,
