@@ -44,6 +44,13 @@ class Instance:
     env: dict[str, str] = field(default_factory=dict)
     #: username -> single-use enrolment invitation (for enrolling over HTTP)
     invitations: dict[str, str] = field(default_factory=dict)
+    #: More advocates: carol (Org A, approved key), dave (Org B, key never approved); and
+    #: a second approved key of alice's (two keys of one advocate count as one voice).
+    carol: Actor | None = None
+    dave: Actor | None = None
+    carol_key: Ed25519PrivateKey | None = None
+    dave_key: Ed25519PrivateKey | None = None
+    alice_key2: Ed25519PrivateKey | None = None
 
     def write_actors(self, folder: Path) -> Path:
         """Actors and PEM keys in files, for a child process to load."""
@@ -86,14 +93,18 @@ def make_instance(data_dir: Path, database_url: str | None) -> Instance:
     bob = user("bob", "advocate", org_b.id)
     compiler = user("compiler", "compiler", org_a.id)
     auditor = user("auditor", "auditor", None)
+    carol = user("carol", "advocate", org_a.id)
+    dave = user("dave", "advocate", org_b.id)
     keys = []
-    for actor in (alice, bob):
+    for actor, approve in ((alice, True), (bob, True), (carol, True), (dave, False),
+                           (alice, True)):
         key = Ed25519PrivateKey.generate()
         record = service.register_key(actor, public_key_bytes(key))
-        service.approve_key(admin, record.key_id)
+        if approve:
+            service.approve_key(admin, record.key_id)
         keys.append(key)
     return Instance(data_dir, service, admin, alice, bob, compiler, auditor, keys[0], keys[1],
-                    env, invitations)
+                    env, invitations, carol, dave, keys[2], keys[3], keys[4])
 
 
 def all_entries(service: ConsentService, auditor: Actor, size: int) -> list[bytes]:
@@ -197,3 +208,58 @@ def audit_store(service: ConsentService, auditor: Actor) -> StoreAudit:
     audit.verify_log(checkpoint, leaves, verifier, strict=True)
     return StoreAudit(checkpoint, size, leaves, events,
                       {sid: i for sid, (i, _e) in recorded.items()})
+
+
+class Snapshot:
+    """A copy of an instance's database, to start each state-machine run from the same state.
+
+    SQLite: the online backup API (WAL-safe) into a side file, and back. PostgreSQL: a
+    template database, and ``DROP ... WITH (FORCE)`` plus ``CREATE ... TEMPLATE`` to go back.
+    """
+
+    def __init__(self, service: ConsentService) -> None:
+        from sqlalchemy.engine import make_url
+
+        self.service = service
+        self.url = make_url(service.db.url)
+        service.db.dispose()
+        if service.db.backend == "sqlite":
+            self.path = str(self.url.database)
+            self.copy = self.path + ".snapshot"
+            self._sqlite_copy(self.path, self.copy)
+        else:
+            self.name = str(self.url.database)
+            self.copy = self.name + "_snap"
+            self._pg(f'CREATE DATABASE "{self.copy}" TEMPLATE "{self.name}"')
+
+    @staticmethod
+    def _sqlite_copy(source: str, target: str) -> None:
+        import sqlite3
+
+        src, dst = sqlite3.connect(source), sqlite3.connect(target)
+        try:
+            src.backup(dst)
+        finally:
+            src.close()
+            dst.close()
+
+    def _pg(self, *statements: str) -> None:
+        import psycopg
+
+        admin = self.url.set(drivername="postgresql", database="postgres")
+        with psycopg.connect(admin.render_as_string(hide_password=False),
+                             autocommit=True) as conn:
+            for statement in statements:
+                conn.execute(statement)  # type: ignore[arg-type]
+
+    def restore(self) -> None:
+        self.service.db.dispose()
+        if self.service.db.backend == "sqlite":
+            self._sqlite_copy(self.copy, self.path)
+        else:
+            self._pg(f'DROP DATABASE "{self.name}" WITH (FORCE)',
+                     f'CREATE DATABASE "{self.name}" TEMPLATE "{self.copy}"')
+
+    def drop(self) -> None:
+        if self.service.db.backend == "postgresql":
+            self._pg(f'DROP DATABASE IF EXISTS "{self.copy}" WITH (FORCE)')

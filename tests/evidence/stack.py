@@ -16,7 +16,7 @@ from api import Settings, code_at, create_app, step_at
 from consent import ConsentService, open_instance
 from tests.evidence.helpers import Instance
 
-USERS = ("admin", "alice", "bob", "compiler", "auditor")
+USERS = ("admin", "alice", "bob", "carol", "dave", "compiler", "auditor")
 ROLE_USER = {"admin": "admin", "advocate": "alice", "compiler": "compiler",
              "auditor": "auditor"}
 PASSWORD = "evidence under attack: a long, unguessable passphrase"
