@@ -158,15 +158,21 @@ def enrol(base: str, account: Account, invitation: str) -> None:
     account.recovery_codes = [str(c) for c in confirmed["recovery_codes"]]
 
 
-def sign_in(base: str, account: Account, state: State) -> str:
+def sign_in(base: str, account: Account, state: State, *, recovery: bool = False) -> str:
     """Password, then a TOTP code. A code is accepted once per 30-second step: enrolment
     used the current step's code, so this sign-in types the next step's code, which the
-    service accepts (it allows one step of clock drift either side)."""
+    service accepts (it allows one step of clock drift either side). With ``recovery``, a
+    recovery code instead, which leaves the authenticator's next code unused."""
     from consent.cli._auth import sign_in as password_and_code
 
     api = Client(base)
-    code = _code(account.totp_secret, 1)
-    token = password_and_code(api, account.username, account.password, code=code)
+    if recovery:
+        code = account.recovery_codes.pop(0)
+        token = password_and_code(api, account.username, account.password,
+                                  recovery_code=code)
+    else:
+        code = _code(account.totp_secret, 1)
+        token = password_and_code(api, account.username, account.password, code=code)
     account.client = Client(base, token)
     state.save_session(Session(base, account.username, token, None))
     return code
@@ -384,10 +390,11 @@ def _people(teller: Teller, terminal: Terminal, base: str, clients: Path, files:
     teller.title("Two advocates enrol with real TOTP codes and register signing keys.")
     for account in (anna, boris, clara, otto):
         enrol(base, account, invitations[account.username])
-        sign_in(base, account, state_of(account))
+        sign_in(base, account, state_of(account), recovery=account is clara)
     teller.say(f"Anna and Boris each enrolled (Anna's first code was "
                f"{anna.first_code}), kept their recovery codes, and signed in. So did "
-               "Clara and Otto.")
+               "Clara and Otto (Clara with one of her recovery codes, which then stops "
+               "working).")
     for account in (anna, boris):
         account.passphrase = secrets.token_urlsafe(16)
         path = state_of(account).keystore_path
@@ -509,6 +516,15 @@ def _people(teller: Teller, terminal: Terminal, base: str, clients: Path, files:
                            "--to", "DE", "--documents-returned"])
     marks = [line.rsplit(",", 1)[1] for line in vetted.strip().split("\n")[1:]]
     _hold(marks == ["no", "yes", "no", "no"], "vetting should mark only Daria Sokolova")
+    teller.say("For the receiving government, Clara exports a signed manifest of the list. "
+               "It carries the whole signed history behind each name, so it can be checked "
+               "offline with the log's key alone. A manifest leaves the building with names "
+               "in it, so the service asks for a fresh authenticator code:")
+    manifest = files / "manifest-DE.json"
+    terminal.run(["--profile", "clara", "manifest", "export", daria["id"], "--to", "DE",
+                  "--documents-returned", "--out", rel(manifest)],
+                 env={"CONSENT_TOTP_CODE": _code(clara.totp_secret, 1)})
+    terminal.run(["manifest", "verify", rel(manifest), "--key", vkey])
 
     # 8 -- the auditor
     teller.title("The auditor verifies the whole log offline.")

@@ -29,6 +29,7 @@ STORY_LINES = [
     "Pavel Orlov,1985-06-23,no",
     "Nina Belova,1968-01-30,no",
     "Receipt verified:",
+    "Verified: all 1 person(s) hold.",
     "(exit status 1)",
 ]
 
