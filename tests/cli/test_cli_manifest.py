@@ -66,15 +66,33 @@ def test_manifest_verify_offline(team: Team, tmp_path: Path) -> None:
 
 
 def test_manifest_export(team: Team, tmp_path: Path) -> None:
+    live = team.live
     person = _eligible_person(team)
-    team.live.next_step()
+    refusing = _add(team, "Ilya Voronin", "1979-03-14")
+    _record(team, "anna", refusing, "--position", "refuses")
+    live.next_step()
+    code = live.code(team.clara.secret)
     out = tmp_path / "exported.json"
-    result = team.live.as_("clara", "manifest", "export", person, "--to", "DE",
-                           "--documents-returned", "--out", str(out),
-                           env={"CONSENT_TOTP_CODE": team.live.code(team.clara.secret)})
-    if result.exit_code == 1 and "does not issue signed manifests yet" in result.stderr:
-        return  # POST /v1/lists/manifest is not served yet: one clear sentence meanwhile
+    result = live.as_("clara", "manifest", "export", person, "--to", "DE",
+                      "--documents-returned", "--out", str(out),
+                      env={"CONSENT_TOTP_CODE": code})
     assert result.exit_code == 0, result.stderr
-    verified = CliRunner().invoke(app, ["manifest", "verify", str(out), "--key",
-                                        team.live.vkey])
+    assert out.read_bytes().endswith(b"}\n")
+    verified = CliRunner().invoke(app, ["manifest", "verify", str(out), "--key", live.vkey])
     assert verified.exit_code == 0, verified.output
+
+    # The same code twice is refused, as is a list with anyone not eligible (as a whole).
+    replay = live.as_("clara", "manifest", "export", person, "--to", "DE",
+                      "--documents-returned", "--out", str(tmp_path / "again.json"),
+                      env={"CONSENT_TOTP_CODE": code})
+    assert replay.exit_code == 1 and replay.stderr.count("\n") == 1
+    live.next_step()
+    eligible_csv = tmp_path / "list.csv"
+    eligible_csv.write_text(f"person_id\n{person}\n{refusing}\n")
+    refused = live.as_("clara", "manifest", "export", "--from", str(eligible_csv), "--to", "DE",
+                       "--documents-returned", "--out", str(tmp_path / "refused.json"),
+                       env={"CONSENT_TOTP_CODE": live.code(team.clara.secret)})
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("Error: The manifest was refused")
+    assert "Ilya" not in refused.stderr and refusing not in refused.stderr
+    assert not (tmp_path / "refused.json").exists()
