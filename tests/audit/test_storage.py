@@ -152,3 +152,18 @@ def test_rewritten_history_is_named(world: World, person: PersonRecord, tmp_path
         # Signatures, the statement chain (`previous`) and the trusted size name the entry.
         assert (error.exact, error.index) == (True, target)
 
+
+
+def test_receipt_carries_its_leaf(world: World, person: PersonRecord) -> None:
+    from audit import parse_receipt
+
+    env = statement(world.service, person, "refuses", world.alice.keys[0])
+    receipt = world.service.record_statement(world.alice.actor, env)
+    parsed = parse_receipt(receipt.receipt)
+    assert parsed.extra == leaves(world.service)[receipt.log_index]
+    assert parsed.extra is not None
+    verify_receipt(receipt.receipt, parsed.extra, world.service.verifier)
+    forged = parsed.extra.replace(b"\"time\":\"2026", b"\"time\":\"2025")
+    assert forged != parsed.extra
+    with pytest.raises(Exception):  # noqa: B017 - VerificationError: the leaf changed
+        verify_receipt(receipt.receipt, forged, world.service.verifier)
