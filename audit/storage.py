@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import BigInteger, Column, LargeBinary, String, and_, or_, select, update
+from sqlalchemy import BigInteger, Column, LargeBinary, String, and_, insert, or_, select, update
 from sqlmodel import Field, Session, SQLModel, col
 
 from audit._checkpoint import Checkpoint, sign_checkpoint
@@ -77,6 +77,10 @@ class _PrefetchedNodes:
             ):
                 self._nodes[(row[0], row[1])] = bytes(row[2])
 
+    def remember(self, nodes: Iterable[tuple[int, int, bytes]]) -> None:
+        for level, index, value in nodes:
+            self._nodes[(level, index)] = value
+
     def node(self, level: int, index: int) -> bytes:
         key = (level, index)
         if key not in self._nodes:
@@ -105,15 +109,29 @@ class LogStore:
 
     def append(self, session: Session, leaf: bytes, tag: str) -> int:
         """Append one leaf; the caller holds the log lock. Returns the leaf's index."""
-        index = self.size(session)
-        hashed = leaf_hash(leaf)
-        reader = _PrefetchedNodes(session, nodes_needed_for_append(index))
-        completed = nodes_completed_by_append(index, hashed, reader)
-        session.add(LogEntry(idx=index, leaf=leaf, tag=tag))
-        session.add_all(LogNode(level=lv, idx=ix, hash=h) for lv, ix, h in completed)
-        session.execute(update(LogHead).where(col(LogHead.id) == 1).values(size=index + 1))
-        session.flush()
-        return index
+        return self.append_many(session, [(leaf, tag)])[0]
+
+    def append_many(self, session: Session, items: Sequence[tuple[bytes, str]]) -> list[int]:
+        """Append leaves in order, in bulk; the caller holds the log lock.
+
+        Nodes completed within the batch are kept in memory for the rest of it, so a batch
+        of k leaves costs O(k + log n) reads and one round of inserts.
+        """
+        start = self.size(session)
+        reader = _PrefetchedNodes(session, nodes_needed_for_append(start))
+        entries: list[dict[str, object]] = []
+        nodes: list[dict[str, object]] = []
+        for offset, (leaf, tag) in enumerate(items):
+            completed = nodes_completed_by_append(start + offset, leaf_hash(leaf), reader)
+            reader.remember(completed)
+            entries.append({"idx": start + offset, "leaf": leaf, "tag": tag})
+            nodes.extend({"level": lv, "idx": ix, "hash": h} for lv, ix, h in completed)
+        if entries:
+            session.execute(insert(LogEntry), entries)
+            session.execute(insert(LogNode), nodes)
+            session.execute(update(LogHead).where(col(LogHead.id) == 1)
+                            .values(size=start + len(entries)))
+        return list(range(start, start + len(entries)))
 
     def root(self, session: Session, size: int) -> bytes:
         return root_at(size, _PrefetchedNodes(session, nodes_needed_for_root(size)))

@@ -176,6 +176,14 @@ class PersonBook:
         found = session.execute(query)
         return found.first() is not None
 
+    def _existing(self, session: Session, tokens: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(tokens), 500):
+            chunk = tokens[start:start + 500]
+            found.update(session.execute(select(col(Person.match_token))
+                                         .where(col(Person.match_token).in_(chunk))).scalars())
+        return found
+
     def register(self, tx: Tx, actor: Actor, identity: Identity, status: object) -> PersonRecord:
         checked = _check_status(status)
         if self._exists(tx.session, self.match_token(identity)):
@@ -204,21 +212,24 @@ class PersonBook:
                     InvalidIdentity)]
         if problems:
             raise ImportRejected(problems)
-        added, present, seen = 0, 0, set()
+        candidates = []
         for _line, parsed in rows:
             assert not isinstance(parsed, InvalidIdentity)
-            identity, status = parsed
-            token = self.match_token(identity)
-            if token in seen or self._exists(tx.session, token):
+            candidates.append((parsed[0], parsed[1], self.match_token(parsed[0])))
+        existing = self._existing(tx.session, [token for _i, _s, token in candidates])
+        added, present, seen = 0, 0, set()
+        new_rows = []
+        for identity, status, token in candidates:
+            if token in seen or token in existing:
                 present += 1
                 continue
             seen.add(token)
-            row = self._new_row(identity, status, actor, tx.now)
-            tx.session.add(row)
-            tx.session.flush()
-            tx.log("advocate:person:registered", actor, person_id=row.id,
-                   commitment=row.commitment)
+            new_rows.append(self._new_row(identity, status, actor, tx.now))
             added += 1
+        tx.session.add_all(new_rows)
+        tx.session.flush()
+        tx.log_many("advocate:person:registered", actor,
+                    [{"person_id": r.id, "commitment": r.commitment} for r in new_rows])
         return ImportReport(added=added, already_present=present)
 
     def record(self, row: Person) -> PersonRecord:

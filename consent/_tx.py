@@ -55,3 +55,10 @@ class Tx:
         event = {"tag": tag, "time": rfc3339(self.now),
                  "actor": actor.user_id if actor else None, **members}
         return self.store.append(self.session, canonical_bytes(event), tag)
+
+    def log_many(self, tag: str, actor: Actor | None,
+                 members: list[dict[str, Any]]) -> list[int]:
+        """Append one event per item of ``members``, in order, in bulk."""
+        base = {"tag": tag, "time": rfc3339(self.now), "actor": actor.user_id if actor else None}
+        return self.store.append_many(
+            self.session, [(canonical_bytes({**base, **m}), tag) for m in members])

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 
 from audit import (
@@ -167,3 +169,28 @@ def test_receipt_carries_its_leaf(world: World, person: PersonRecord) -> None:
     assert forged != parsed.extra
     with pytest.raises(Exception):  # noqa: B017 - VerificationError: the leaf changed
         verify_receipt(receipt.receipt, forged, world.service.verifier)
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(st.integers(0, 40), min_size=1, max_size=6))
+def test_bulk_appends_build_the_same_tree(service: ConsentService,
+                                          batches: list[int]) -> None:
+    """Appending in batches of any size gives the tree of appending one by one."""
+    with service.transaction() as tx:
+        start = LogStore.size(tx.session)
+        counter = start
+        for size in batches:
+            items = [(b'{"n":%d}' % (counter + i), "test:leaf:appended") for i in range(size)]
+            indexes = service.log.append_many(tx.session, items)
+            assert indexes == list(range(counter, counter + size))
+            counter += size
+    all_leaves = leaves(service)
+    expected = [leaf_hash(x) for x in all_leaves]
+    size = len(all_leaves)
+    with service.reading() as session:
+        assert service.log.root(session, size) == root_from_leaf_hashes(expected)
+        for index in range(start, size, 7):
+            verify_inclusion(expected[index], index, size,
+                             service.log.inclusion_proof(session, index, size),
+                             root_from_leaf_hashes(expected))
