@@ -34,7 +34,7 @@ class PolicyDocumentError(PolicyError, ValueError):
         self.problem = problem
 
 
-class PolicyNotFound(PolicyError, LookupError):  # noqa: N818 - name is part of the API
+class PolicyNotFound(PolicyError, LookupError):
     """No policy document with that id is bundled with the package."""
 
 
