@@ -205,7 +205,7 @@ def part_e(work: Path, database_url: str | None, small: int, large: int) -> dict
             return f"sqlite+pysqlite:///{work / name}.sqlite3"
         return _pg_database(database_url, f"bench_{name}_{os.getpid()}")
 
-    return _logbench.append_cost(url_for, small, large, appends=2000, durable_appends=200)
+    return _logbench.append_cost(url_for, small, large, appends=1000, durable_appends=100)
 
 
 def _pg_database(url: str, name: str) -> str:
