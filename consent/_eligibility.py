@@ -24,7 +24,16 @@ from audit.storage import LogEntry
 from consent._envelope import STATEMENT_PAYLOAD_TYPE, pae
 from consent._keys import key_id_of, verify_ed25519
 from consent._statements import StoredStatement
-from policies import Decision, ListContext, Policy, Scope, Signer, StatementFacts, evaluate
+from policies import (
+    Decision,
+    ListContext,
+    Policy,
+    Reason,
+    Scope,
+    Signer,
+    StatementFacts,
+    evaluate,
+)
 
 __all__ = ["SignatureChecker", "decide", "facts_of", "key_states"]
 
@@ -170,7 +179,17 @@ def decide(
     if not decision.eligible:
         return decision
     states = keys if keys is not None else _key_states(session)
-    rechecked = [facts_of(s, signers=checker.signers(session, s, states)) for s in stored]
+    rechecked = []
+    for s in stored:
+        signers = checker.signers(session, s, states)
+        if not signers:
+            # A statement no logged signature vouches for is unreadable, and an unreadable
+            # history is not eligible (principle 1). Dropping it instead could let a
+            # rewritten refusal uncover an older consent.
+            return Decision(eligible=False, reasons=(Reason.insufficient_signers,),
+                            deciding_statement_id=s.statement_id, policy_id=policy.id,
+                            policy_sha256=policy.sha256)
+        rechecked.append(facts_of(s, signers=signers))
     return evaluate(rechecked, status, context, policy, as_of)  # type: ignore[arg-type]
 
 

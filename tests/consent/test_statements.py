@@ -262,3 +262,30 @@ def test_vet_answers_any_unusable_candidate_with_a_plain_no(world: World, person
                                                            candidate: object) -> None:
     answer = world.service.vet(world.compiler, CONTEXT, [candidate])  # type: ignore[list-item]
     assert answer == [False]
+
+
+def test_a_rewritten_refusal_never_uncovers_an_older_consent(world: World,
+                                                              person: PersonRecord) -> None:
+    """A refusal row rewritten into a consent: the history is unreadable, so not eligible,
+    and the rest of the list still answers."""
+    consent = statement(world.service, person, "consents", world.alice.keys[0],
+                        world.bob.keys[0], stated_on=dt.date(2026, 9, 1))
+    world.service.record_statement(world.alice.actor, consent)
+    other = world.service.register_person(world.alice.actor, full_name="Other Eligible")
+    world.service.record_statement(world.alice.actor, statement(
+        world.service, other, "consents", world.alice.keys[0], world.bob.keys[0]))
+    refusal = statement(world.service, person, "refuses", world.alice.keys[0],
+                        stated_on=dt.date(2026, 10, 1))
+    world.service.record_statement(world.alice.actor, refusal)
+    forged = payload_for(person, "consents", previous=consent.statement_id,
+                         stated_on=dt.date(2026, 10, 1))
+    with world.service.transaction() as tx:
+        row = tx.session.get(Statement, refusal.statement_id)
+        assert row is not None
+        row.payload, row.position = forged, "consents"
+        tx.session.add(row)
+    decision = world.service.decision(world.alice.actor, person.id, CONTEXT)
+    assert not decision.eligible
+    assert decision.deciding_statement_id == refusal.statement_id
+    listed = world.service.eligible(world.compiler, CONTEXT)
+    assert [p["person_id"] for p in listed] == [other.id]
