@@ -6,7 +6,7 @@ and once signed out, every operation is called with generated data and every bui
 of Schemathesis runs on every response, plus ``no_ineligible_person``: a compiler response
 never names, counts or vouches for anyone the service itself would not list as eligible.
 
-``CONSENT_SCHEMATHESIS_EXAMPLES`` sets the examples per operation and role (default 10).
+``CONSENT_SCHEMATHESIS_EXAMPLES`` sets the examples per operation and role (default 8).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from policies import ListContext
 from tests.evidence.helpers import make_instance
 from tests.evidence.stack import ROLE_USER, Stack, build_stack, seed_persons
 
-EXAMPLES = int(os.environ.get("CONSENT_SCHEMATHESIS_EXAMPLES", "10"))
+EXAMPLES = int(os.environ.get("CONSENT_SCHEMATHESIS_EXAMPLES", "8"))
 ROLES = ("anonymous", "admin", "advocate", "compiler", "auditor")
 
 

@@ -17,7 +17,7 @@ set; the whole log, fetched as an auditor, verifies offline against the signed c
 and every checkpoint seen before, or, once a log entry has been tampered with, the verifier
 fails and the checkpoints the auditor kept name the entry; no response is a 5xx.
 
-``CONSENT_STATE_MACHINE_EXAMPLES`` and ``..._STEPS`` size the run (defaults 15 and 25).
+``CONSENT_STATE_MACHINE_EXAMPLES`` and ``..._STEPS`` size the run (defaults 10 and 20).
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ from consent._tables import Statement, StatementSignature
 from tests.evidence.helpers import Snapshot, make_instance
 from tests.evidence.stack import Stack, build_stack
 
-EXAMPLES = int(os.environ.get("CONSENT_STATE_MACHINE_EXAMPLES", "15"))
-STEPS = int(os.environ.get("CONSENT_STATE_MACHINE_STEPS", "25"))
+EXAMPLES = int(os.environ.get("CONSENT_STATE_MACHINE_EXAMPLES", "10"))
+STEPS = int(os.environ.get("CONSENT_STATE_MACHINE_STEPS", "20"))
 
 NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target)
 MIN_SIGNERS, MAX_AGE_DAYS = 2, 180  # the default policy, DESIGN section 6
