@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -37,7 +38,9 @@ IMPORT_PATH = "/v1/persons/import"
 
 router = APIRouter(tags=["advocate"], route_class=GuardedRoute)
 
-PersonId = Annotated[str, Path(min_length=1, max_length=36)]
+# The uuid convertor keeps /persons/import from matching GET /persons/{person_id}, so a 405
+# there lists POST only; a path that is not a UUID matches no route at all.
+PersonId = Annotated[uuid.UUID, Path()]
 StatementId = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")]
 
 
@@ -71,23 +74,23 @@ def find_persons(name: Annotated[str, Query(min_length=1, max_length=200)],
     return [person_public(p) for p in service.find_persons(actor, name)]
 
 
-@router.get("/persons/{person_id}")
+@router.get("/persons/{person_id:uuid}")
 def get_person(person_id: PersonId, actor: AdvocateActor, service: Service) -> PersonPublic:
-    return person_public(service.get_person(actor, person_id))
+    return person_public(service.get_person(actor, str(person_id)))
 
 
-@router.get("/persons/{person_id}/statements")
+@router.get("/persons/{person_id:uuid}/statements")
 def statements_of(person_id: PersonId, actor: AdvocateActor,
                   service: Service) -> list[StatementPublic]:
-    return [statement_public(s) for s in service.statements_of(actor, person_id)]
+    return [statement_public(s) for s in service.statements_of(actor, str(person_id))]
 
 
-@router.get("/persons/{person_id}/eligibility")
+@router.get("/persons/{person_id:uuid}/eligibility")
 def eligibility(person_id: PersonId, context: Annotated[ListContextQuery, Query()],
                 actor: AdminOrAdvocateActor, service: Service) -> DecisionPublic:
     """The current decision with its reasons (for advocates and admins, never compilers)."""
-    decision = service.decision(actor, person_id, context.to_domain(), context.as_of)
-    return DecisionPublic(person_id=person_id, eligible=decision.eligible,
+    decision = service.decision(actor, str(person_id), context.to_domain(), context.as_of)
+    return DecisionPublic(person_id=str(person_id), eligible=decision.eligible,
                           reasons=[str(r) for r in decision.reasons],
                           deciding_statement_id=decision.deciding_statement_id,
                           policy_id=decision.policy_id, policy_sha256=decision.policy_sha256)

@@ -161,24 +161,13 @@ def test_every_check_as_every_role(case: Any, stack: Stack, role: str) -> None:
     its precise form above (it would count a refusal on the merits, such as an unknown
     invitation or a proof range beyond the log, as a schema violation)."""
     excluded = [openapi_checks.positive_data_acceptance]
-    if case.operation.label == "POST /v1/persons/import":
-        excluded.append(openapi_checks.allow_header_conformance)  # see ALLOW_IMPORT_BUG
     case.call_and_validate(headers=_headers_for(stack, role, case), excluded_checks=excluded,
                            additional_checks=[make_ineligibility_check(stack),
                                               schema_valid_is_not_refused_as_malformed])
 
 
-ALLOW_IMPORT_BUG = (
-    "api/ routing: a 405 on /v1/persons/import answers `Allow: GET, POST` (found by "
-    "Schemathesis' allow_header_conformance): the path also matches GET "
-    "/v1/persons/{person_id} with person_id='import', so GET /v1/persons/import reaches "
-    "get_person. Fix: declare the path parameter with Starlette's uuid convertor "
-    "(`/persons/{person_id:uuid}`, and the same for .../statements and .../eligibility), "
-    "so that 'import' matches no GET route and the Allow header lists POST only.")
-
-
-@pytest.mark.xfail(strict=True, reason=ALLOW_IMPORT_BUG)
 def test_method_not_allowed_on_import_names_only_post(stack: Stack) -> None:
+    """Found by allow_header_conformance: GET /persons/{person_id} used to match 'import'."""
     response = stack.client.request("OPTIONS", "/v1/persons/import",
                                     headers=stack.headers("alice"))
     assert response.status_code == 405
