@@ -17,6 +17,7 @@ from sqlalchemy import BigInteger, Column, LargeBinary, String, and_, insert, or
 from sqlmodel import Field, Session, SQLModel, col
 
 from audit._checkpoint import Checkpoint, sign_checkpoint
+from audit._errors import FormatError
 from audit._merkle import (
     consistency_proof,
     inclusion_proof,
@@ -85,6 +86,8 @@ class _PrefetchedNodes:
         key = (level, index)
         if key not in self._nodes:
             self.fetch([key])
+        if key not in self._nodes:
+            raise FormatError("the stored log is missing a tree node")
         return self._nodes[key]
 
 

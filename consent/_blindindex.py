@@ -106,7 +106,7 @@ _WORD_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 _IYJ_RUN = re.compile(r"[iyj]+")
 _YE = re.compile(r"ye")
 _CONSONANT_YO = re.compile(r"(?<=[bcdfghklmnpqrstvxz])yo")
-_DOUBLES = re.compile(r"(.)\1+")
+_DOUBLES = re.compile(r"([^\W\d_])\1+")  # doubled letters only: "11" is not "1"
 _MAX_ROUNDS = 16
 
 

@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 __all__ = ["Database", "migrate", "normalise_url", "sqlite_url"]
@@ -67,7 +66,9 @@ class Database:
         backend = make_url(self.url).get_backend_name()
         self.backend = backend
         if backend == "sqlite":
-            self.engine = create_engine(self.url, poolclass=NullPool)
+            # A small pool: closing SQLite's last connection checkpoints the WAL, which would
+            # otherwise happen after every transaction.
+            self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=pool_size)
             _configure_sqlite(self.engine)
         elif backend == "postgresql":
             self.engine = create_engine(

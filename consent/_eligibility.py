@@ -35,7 +35,7 @@ from policies import (
     evaluate,
 )
 
-__all__ = ["SignatureChecker", "decide", "facts_of", "key_states"]
+__all__ = ["SignatureChecker", "decide", "evaluate_rows", "facts_of", "key_states"]
 
 
 def facts_of(statement: StoredStatement, *,
@@ -113,8 +113,20 @@ class SignatureChecker:
     the one the key's registration names. Ed25519 answers are remembered; rows are not.
     """
 
-    def __init__(self) -> None:
-        self._verified: dict[tuple[bytes, bytes, bytes], bool] = {}
+    def __init__(self, verified: dict[tuple[bytes, bytes, bytes], bool] | None = None) -> None:
+        # Ed25519 answers may be shared across requests; log leaves are read per request.
+        self._verified = {} if verified is None else verified
+        self._leaves: dict[int, bytes] = {}
+
+    def prefetch(self, session: Session, statements: Iterable[StoredStatement]) -> None:
+        """Fetch, in a few queries, the log entries these statements' signatures name."""
+        wanted = sorted({s.log_index for st in statements for s in st.signatures}
+                        - set(self._leaves))
+        for start in range(0, len(wanted), 1000):
+            chunk = wanted[start:start + 1000]
+            self._leaves.update((idx, bytes(leaf)) for idx, leaf in session.execute(
+                select(col(LogEntry.idx), col(LogEntry.leaf))
+                .where(col(LogEntry.idx).in_(chunk))))
 
     def _verify(self, public: bytes, sig: bytes, message: bytes) -> bool:
         cache_key = (public, sig, hashlib.sha256(message).digest())
@@ -125,9 +137,8 @@ class SignatureChecker:
     def signers(self, session: Session, statement: StoredStatement,
                 keys: Mapping[str, _KeyState]) -> frozenset[Signer]:
         message = pae(STATEMENT_PAYLOAD_TYPE, statement.payload)
-        wanted = sorted({s.log_index for s in statement.signatures})
-        leaves = {idx: bytes(leaf) for idx, leaf in session.execute(
-            select(col(LogEntry.idx), col(LogEntry.leaf)).where(col(LogEntry.idx).in_(wanted)))}
+        self.prefetch(session, [statement])
+        leaves = self._leaves
         good = set()
         for s in statement.signatures:
             state = keys.get(s.key_id)
@@ -160,6 +171,13 @@ def _logged(leaf: bytes | None, statement: StoredStatement, key_id: str, sig: by
         return bool(event["signature"] == wanted)
     except (ValueError, KeyError, TypeError):
         return False
+
+
+def evaluate_rows(statements: Iterable[StoredStatement], status: str, context: ListContext,
+                  policy: Policy, as_of: dt.date) -> Decision:
+    """The decision the rows alone give: final when it says *not eligible*."""
+    return evaluate([facts_of(s) for s in statements], status,  # type: ignore[arg-type]
+                    context, policy, as_of)
 
 
 def decide(

@@ -30,7 +30,7 @@ from consent._atrest import KeyRing
 from consent._blindindex import BlindIndex
 from consent._canonical import canonical_bytes, sha256_hex
 from consent._db import Database
-from consent._eligibility import SignatureChecker, decide, key_states
+from consent._eligibility import SignatureChecker, decide, evaluate_rows, key_states
 from consent._envelope import Envelope, Signature
 from consent._errors import Conflict, InvalidInput, NotFound
 from consent._manifest import BuiltManifest, ManifestRefused, build_manifest
@@ -104,7 +104,7 @@ class ConsentService:
         self._signer = log_signer
         self.verifier: Verifier = log_signer.verifier
         self.persons = PersonBook(data_keys, BlindIndex(blind_index_key))
-        self._checker = SignatureChecker()
+        self._verified: dict[tuple[bytes, bytes, bytes], bool] = {}
 
     # -- transactions -------------------------------------------------------------------
 
@@ -327,7 +327,8 @@ class ConsentService:
         require_role(actor, "advocate", "admin")
         with self.reading() as session:
             person = self.persons.get(session, person_id)
-            return decide(session, self._checker, _statements.statements_of(session, person_id),
+            return decide(session, SignatureChecker(self._verified),
+                          _statements.statements_of(session, person_id),
                           person.status, context, self.active_policy(session),
                           as_of or self.today())
 
@@ -359,8 +360,15 @@ class ConsentService:
                                                  is not None else None):
             by_person[stored.person_id].append(stored)
         keys = key_states(session)
-        return {pid: decide(session, self._checker, by_person.get(pid, ()), status, context,
-                            policy, as_of, keys) for pid, status in persons.items()}
+        checker = SignatureChecker(self._verified)
+        first = {pid: evaluate_rows(by_person.get(pid, ()), status, context, policy, as_of)
+                 for pid, status in persons.items()}
+        checker.prefetch(session, [s for pid, d in first.items() if d.eligible
+                                   for s in by_person.get(pid, ())])
+        return {pid: decision if not decision.eligible else
+                decide(session, checker, by_person.get(pid, ()), persons[pid], context,
+                       policy, as_of, keys)
+                for pid, decision in first.items()}
 
     def _log_compiler_read(self, actor: Actor, tag: str, context: ListContext,
                            result: Any) -> str:

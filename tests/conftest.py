@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
 
 from audit import Signer
 from consent import Actor, ConsentService, Database, migrate
 from consent._atrest import KeyRing
+from consent._db import normalise_url
 from consent._schema import metadata
 from consent._tables import User
 
@@ -51,9 +53,32 @@ def _reset_schema(db: Database) -> None:
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = os.environ.get("CONSENT_TEST_DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite+pysqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    if not url:
+        return f"sqlite+pysqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and make_url(url).get_backend_name() == "postgresql":
+        return _worker_database(url, worker)
+    return url
+
+
+def _worker_database(url: str, worker: str) -> str:
+    """Each parallel test worker gets its own PostgreSQL database beside the configured one."""
+    import psycopg
+
+    parsed = make_url(normalise_url(url))
+    name = f"{parsed.database}_{worker}"
+    plain = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(plain, autocommit=True, connect_timeout=10) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                  (name,)).fetchone()
+            if exists is None:
+                conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is unreachable under CI=true: {type(exc).__name__}")
+        pytest.skip("The configured test database is unreachable.")
+    return parsed.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")

@@ -234,3 +234,8 @@ def test_key_must_be_32_bytes(key: bytes) -> None:
 def test_repr_hides_key() -> None:
     assert KEY.hex()[:16] not in repr(BlindIndex(KEY))
     assert str(list(KEY[:4]))[1:-1] not in repr(BlindIndex(KEY))
+
+
+def test_digits_are_not_squashed() -> None:
+    assert normalise_name("Prisoner 11") != normalise_name("Prisoner 1")
+    assert normalise_name("Anna") == normalise_name("Ana")
