@@ -6,32 +6,19 @@ The server stores public keys only. A key id is the hex SHA-256 of the raw 32-by
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from consent._ed25519 import key_id_of, verify_ed25519
 from consent._envelope import b64encode
 from consent._errors import Conflict, InvalidPublicKey, KeyNotUsable, NotFound
 from consent._tables import AdvocateKey, User
 from consent._tx import Actor, Tx
 
 __all__ = ["KeyRecord", "key_id_of", "verify_ed25519"]
-
-
-def key_id_of(public_key: bytes) -> str:
-    return hashlib.sha256(public_key).hexdigest()
-
-
-def verify_ed25519(public_key: bytes, signature: bytes, message: bytes) -> bool:
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
-    except (_CryptoInvalidSignature, ValueError):
-        return False
-    return True
 
 
 @dataclass(frozen=True, slots=True)

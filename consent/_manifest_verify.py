@@ -34,9 +34,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from audit import (
     AuditError,
     Checkpoint,
@@ -48,6 +45,7 @@ from audit import (
     verify_inclusion,
 )
 from consent._canonical import canonical_bytes, parse_json_strict, sha256_hex
+from consent._ed25519 import verify_ed25519
 from consent._envelope import STATEMENT_PAYLOAD_TYPE, Envelope, Signature
 from consent._errors import ConsentError, InvalidInput
 from consent._statement import StatementPayload, parse_statement_payload
@@ -484,21 +482,13 @@ def _signers(envelope: Envelope, statement_id: str, person_id: str, recorded: in
             raise _CheckError(f"signature {k}: its key was not approved before log entry {at}")
         if key.revocation is not None and key.revocation < at:
             raise _CheckError(f"signature {k}: its key was revoked before log entry {at}")
-        if not _verify_ed25519(key.public_key, signature.sig, message):
+        if not verify_ed25519(key.public_key, signature.sig, message):
             raise _CheckError(f"signature {k} does not verify")
         signers.add(key.signer)
     missing = [s for s in logged if s not in envelope.signatures]
     if missing:
         raise _CheckError(f"a signature logged at {recorded} is missing from the envelope")
     return frozenset(signers)
-
-
-def _verify_ed25519(public_key: bytes, signature: bytes, message: bytes) -> bool:
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
-    except (InvalidSignature, ValueError):
-        return False
-    return True
 
 
 @dataclass(frozen=True, slots=True)
