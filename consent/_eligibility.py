@@ -120,8 +120,8 @@ class SignatureChecker:
 
     def prefetch(self, session: Session, statements: Iterable[StoredStatement]) -> None:
         """Fetch, in a few queries, the log entries these statements' signatures name."""
-        wanted = sorted({s.log_index for st in statements for s in st.signatures}
-                        - set(self._leaves))
+        wanted = sorted({s.log_index for st in statements for s in st.signatures
+                         if s.log_index not in self._leaves})
         for start in range(0, len(wanted), 1000):
             chunk = wanted[start:start + 1000]
             self._leaves.update((idx, bytes(leaf)) for idx, leaf in session.execute(

@@ -9,7 +9,9 @@ signature, submitted by the owner of the key that made it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlmodel import Session, col
@@ -166,17 +168,27 @@ def add_signature(tx: Tx, actor: Actor, statement_id: str,
     return RecordedSignature(statement_id, index)
 
 
-def _load(session: Session, rows: list[Statement], *,
+_STATEMENT_COLUMNS = (col(Statement.id), col(Statement.person_id), col(Statement.payload),
+                      col(Statement.position), col(Statement.stated_on),
+                      col(Statement.previous), col(Statement.retracts),
+                      col(Statement.log_index), col(Statement.recorded_at))
+
+
+def _load(session: Session, rows: Sequence[Any], *,
           every: bool = False) -> list[StoredStatement]:
     ids = [r.id for r in rows]
     sigs: dict[str, list[StoredSignature]] = {i: [] for i in ids}
-    query = select(StatementSignature).order_by(col(StatementSignature.log_index),
-                                                col(StatementSignature.id))
+    # Plain column rows, not ORM objects: an eligible list loads every signature.
+    query = select(col(StatementSignature.statement_id), col(StatementSignature.key_id),
+                   col(StatementSignature.signer_user_id),
+                   col(StatementSignature.signer_organisation_id), col(StatementSignature.sig),
+                   col(StatementSignature.log_index), col(StatementSignature.recorded_at)
+                   ).order_by(col(StatementSignature.log_index), col(StatementSignature.id))
     chunks = [None] if every else [ids[i:i + 500] for i in range(0, len(ids), 500)]
     for chunk in chunks:
         bounded = query if chunk is None else query.where(
             col(StatementSignature.statement_id).in_(chunk))
-        for s in session.execute(bounded).scalars():
+        for s in session.execute(bounded):
             if s.statement_id in sigs:
                 sigs[s.statement_id].append(StoredSignature(
                     s.key_id, s.signer_user_id, s.signer_organisation_id, bytes(s.sig),
@@ -196,7 +208,8 @@ def all_statements(session: Session,
                    person_ids: list[str] | None = None) -> list[StoredStatement]:
     """Every statement (or those of ``person_ids``) with signatures, in few queries."""
     if person_ids is None:
-        rows = list(session.execute(select(Statement).order_by(col(Statement.log_index))).scalars())
+        rows = list(session.execute(select(*_STATEMENT_COLUMNS)
+                                    .order_by(col(Statement.log_index))))
         return _load(session, rows, every=True)
     rows = []
     for i in range(0, len(person_ids), 500):
