@@ -6,6 +6,7 @@ import datetime
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -22,6 +23,8 @@ from policies import (
     evaluate,
     parse_policy,
 )
+
+T = TypeVar("T")
 
 # No wall-clock limits in tests (CONTRIBUTING): hypothesis' per-example deadline is off.
 PROPERTY = settings(
@@ -180,6 +183,8 @@ policies_st = st.one_of(
 duress_st = st.sampled_from([False, False, False, True])
 ids_alphabet = "0123456789abcdef"
 LAST_DAY = 60  # statements are stated on day(0) .. day(LAST_DAY)
+# Half the dates cluster on the last two days, so that ties on the deciding day are common.
+days_st = st.one_of(st.integers(0, LAST_DAY), st.sampled_from((LAST_DAY - 1, LAST_DAY)))
 
 
 @st.composite
@@ -187,13 +192,15 @@ def histories(
     draw: st.DrawFn,
     positions: Sequence[str] = ("consents", "refuses", "withdraws", "retracts"),
     max_size: int = 8,
+    days: st.SearchStrategy[int] = days_st,
+    min_size: int = 0,
 ) -> list[StatementFacts]:
     """Arbitrary histories: any positions, dates, signers, scopes, and retraction targets
     (earlier, later, itself, a retraction, or an id nobody has)."""
     ids = draw(
         st.lists(
             st.text(ids_alphabet, min_size=4, max_size=4),
-            min_size=0,
+            min_size=min_size,
             max_size=max_size,
             unique=True,
         )
@@ -201,7 +208,7 @@ def histories(
     out: list[StatementFacts] = []
     for sid in ids:
         position = draw(st.sampled_from(positions))
-        on = day(draw(st.integers(0, LAST_DAY)))
+        on = day(draw(days))
         signers = draw(signers_st)
         duress = draw(duress_st)
         if position == "consents":
@@ -235,14 +242,29 @@ class Case:
 
 
 @st.composite
-def arbitrary_cases(draw: st.DrawFn, status: st.SearchStrategy[Status] | None = None) -> Case:
+def arbitrary_cases(
+    draw: st.DrawFn,
+    status: st.SearchStrategy[Status] | None = None,
+    days: st.SearchStrategy[int] = days_st,
+    as_of: st.SearchStrategy[int] = st.integers(0, LAST_DAY + 30),
+    min_size: int = 0,
+) -> Case:
     return Case(
-        statements=tuple(draw(histories())),
+        statements=tuple(draw(histories(days=days, min_size=min_size))),
         status=draw(status if status is not None else st.sampled_from(STATUSES)),
         context=draw(contexts_st),
         policy=draw(policies_st),
-        as_of=day(draw(st.integers(0, LAST_DAY + 30))),
+        as_of=day(draw(as_of)),
     )
+
+
+# Every statement on one of two days, all of them seen: ties everywhere.
+tied_cases = arbitrary_cases(
+    status=st.just("imprisoned"),
+    days=st.sampled_from((LAST_DAY - 1, LAST_DAY)),
+    as_of=st.integers(LAST_DAY, LAST_DAY + 10),
+    min_size=3,
+)
 
 
 @st.composite
@@ -265,6 +287,33 @@ def covering_scopes(draw: st.DrawFn, context: ListContext) -> Scope:
 
 
 @st.composite
+def near_miss_scopes(draw: st.DrawFn, context: ListContext) -> Scope:
+    """A covering scope with exactly one term broken: each term's check gets exercised."""
+    good = draw(covering_scopes(context))
+    breakable = ["transfer", "destination"]
+    if context.requires_pardon_petition:
+        breakable.append("pardon")
+    if not context.documents_returned:
+        breakable.append("documents")
+    if not context.family_may_accompany:
+        breakable.append("family")
+    term = draw(st.sampled_from(breakable))
+    if term == "transfer":
+        other = next(t for t in TRANSFERS if t != context.transfer)
+        return replace(good, transfers=frozenset({other}))
+    if term == "destination":
+        elsewhere = sorted(c for c in COUNTRIES if c != context.destination)
+        return replace(
+            good, destinations=draw(st.frozensets(st.sampled_from(elsewhere), min_size=1))
+        )
+    if term == "pardon":
+        return replace(good, accepts_pardon_petition=False)
+    if term == "documents":
+        return replace(good, requires_documents_returned=True)
+    return replace(good, requires_family_may_accompany=True)
+
+
+@st.composite
 def enough_signers(draw: st.DrawFn, policy: Policy) -> frozenset[Signer]:
     """At least ``min_consent_signers`` distinct advocates in distinct organisations."""
     n = policy.min_consent_signers
@@ -276,34 +325,70 @@ def enough_signers(draw: st.DrawFn, policy: Policy) -> frozenset[Signer]:
     )
 
 
-@st.composite
-def constructed_eligible_cases(draw: st.DrawFn) -> Case:
-    """An arbitrary history followed by a good consent: eligible by construction."""
+LOOSENABLE = ("scope", "signers", "duress", "age", "status", "ties")
+
+
+def _final_consent_case(draw: st.DrawFn, loosen: frozenset[str]) -> Case:
+    """An arbitrary history, then one more consent on or after its last day.
+
+    Every condition of eligibility holds for that consent and the person, except those
+    named in ``loosen``, which hold only sometimes ("ties": same-day statements may stay).
+    With nothing loosened the case is eligible by construction."""
+
+    def either(name: str, good: st.SearchStrategy[T], anything: st.SearchStrategy[T]) -> T:
+        return draw(st.one_of(good, anything) if name in loosen else good)
+
     history = draw(histories())
     context = draw(contexts_st)
     policy = draw(policies_st)
     last = max((s.stated_on for s in history), default=D0)
     stated_on = last + datetime.timedelta(days=draw(st.integers(0, 3)))
-    age = draw(st.integers(0, policy.max_consent_age_days))
-    good = StatementFacts(
+    max_age = policy.max_consent_age_days
+    age = either("age", st.integers(0, max_age), st.integers(0, 2 * max_age + 2))
+    final = StatementFacts(
         "good-consent",
         "consents",
         stated_on,
-        draw(covering_scopes(context)),
-        False,
+        either("scope", covering_scopes(context), near_miss_scopes(context) | scopes_st),
+        either("duress", st.just(False), st.booleans()),
         None,
-        draw(enough_signers(policy)),
+        either("signers", enough_signers(policy), signers_st),
     )
-    if stated_on == last:  # a same-day refusal or withdrawal would win the tie; keep it simple
+    if stated_on == last and not either("ties", st.just(False), st.booleans()):
+        # a same-day refusal, withdrawal or failing consent would win the tie
         history = [s for s in history if s.stated_on != last]
     return Case(
-        statements=(*history, good),
-        status="imprisoned",
+        statements=(*history, final),
+        status=either("status", st.just("imprisoned"), st.sampled_from(STATUSES)),
         context=context,
         policy=policy,
         as_of=stated_on + datetime.timedelta(days=age),
     )
 
 
-# Cases that are often eligible: half constructed, half arbitrary with an imprisoned person.
-mixed_cases = st.one_of(constructed_eligible_cases(), arbitrary_cases(status=st.just("imprisoned")))
+@st.composite
+def constructed_eligible_cases(draw: st.DrawFn) -> Case:
+    """An arbitrary history followed by a good consent: eligible by construction."""
+    return _final_consent_case(draw, frozenset())
+
+
+@st.composite
+def boundary_cases(draw: st.DrawFn, *names: str) -> Case:
+    """An arbitrary history followed by a consent that is good except in ``names`` (by
+    default: one condition, or all of them, chosen at random)."""
+    if not names:
+        chosen = draw(st.sampled_from([*LOOSENABLE, "all"]))
+        names = LOOSENABLE if chosen == "all" else (chosen,)
+    assert set(names) <= set(LOOSENABLE)
+    return _final_consent_case(draw, frozenset(names))
+
+
+# Cases that are often eligible, or nearly so.
+mixed_cases = st.one_of(
+    constructed_eligible_cases(),
+    boundary_cases(),
+    arbitrary_cases(status=st.just("imprisoned")),
+)
+
+# Everything: cases near the boundary, and arbitrary ones of any status.
+any_cases = st.one_of(mixed_cases, arbitrary_cases())
