@@ -38,7 +38,8 @@ def _index(statements: Iterable[StatementFacts]) -> dict[str, StatementFacts]:
     for statement in statements:
         if not isinstance(statement, StatementFacts):
             raise PolicyInputError("statements must be StatementFacts values")
-        if by_id.setdefault(statement.statement_id, statement) != statement:
+        kept = by_id.setdefault(statement.statement_id, statement)
+        if kept is not statement and kept != statement:
             raise PolicyInputError("two different statements share one statement_id")
     return by_id
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from policies._document import Policy
@@ -235,8 +236,11 @@ class AnyOf:
         return first
 
 
+@lru_cache(maxsize=32)
 def rules_for(policy: Policy) -> AllOf:
-    """The rule set a policy stands for; reasons come out in ``Reason`` declaration order."""
+    """The rule set a policy stands for; reasons come out in ``Reason`` declaration order.
+
+    Cached: a policy and its rules are immutable values."""
     rules: list[Rule] = [
         HasConsent(),
         EnoughSigners(policy.min_consent_signers, policy.require_distinct_organisations),
