@@ -3,8 +3,10 @@
 A pure package: no clock, no randomness, no I/O beyond reading the bundled policy
 documents, and no imports from the rest of the project. Time (``as_of``) is a parameter.
 
-    >>> from policies import default_policy, evaluate
-    >>> decision = evaluate(statements, "imprisoned", context, default_policy(), as_of)
+    from policies import default_policy, evaluate
+
+    decision = evaluate(statements, "imprisoned", context, default_policy(), as_of)
+    # decision.eligible, decision.reasons, decision.policy_sha256, ...
 """
 
 from policies._document import (
