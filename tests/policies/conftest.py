@@ -1,11 +1,11 @@
 """Import paths for the policies tests, whatever layout the rest of ``tests/`` settles on.
 
 The tests import the in-tree ``policies`` package and the sibling helper module
-``policies_strategies``. Depending on whether ``tests/`` is a package and whether the project
-is installed, pytest may put neither the repository root nor this directory on ``sys.path``;
-this adds whichever is missing. (This directory deliberately has no ``__init__.py``: were
-``tests/`` ever not a package, it would be imported under the name ``policies`` and shadow
-the real one.)
+``policies_strategies`` by plain name. Depending on whether ``tests/`` is a package and
+whether the project is installed, pytest may put neither the repository root nor this
+directory on ``sys.path``; this adds whichever is missing. (``tests/policies/__init__.py``
+is only safe while ``tests/__init__.py`` exists: without it this directory would be
+imported under the name ``policies`` and shadow the real package.)
 """
 
 import importlib.util
