@@ -176,8 +176,19 @@ def _logged(leaf: bytes | None, statement: StoredStatement, key_id: str, sig: by
 def evaluate_rows(statements: Iterable[StoredStatement], status: str, context: ListContext,
                   policy: Policy, as_of: dt.date) -> Decision:
     """The decision the rows alone give: final when it says *not eligible*."""
-    return evaluate([facts_of(s) for s in statements], status,  # type: ignore[arg-type]
+    stored = list(statements)
+    for s in stored:
+        if not s.signatures:
+            # Signature rows gone: the history is unreadable, so not eligible (principle 1).
+            return _unreadable(s, policy)
+    return evaluate([facts_of(s) for s in stored], status,  # type: ignore[arg-type]
                     context, policy, as_of)
+
+
+def _unreadable(statement: StoredStatement, policy: Policy) -> Decision:
+    return Decision(eligible=False, reasons=(Reason.insufficient_signers,),
+                    deciding_statement_id=statement.statement_id, policy_id=policy.id,
+                    policy_sha256=policy.sha256)
 
 
 def decide(
@@ -192,8 +203,7 @@ def decide(
 ) -> Decision:
     """Evaluate from the rows; before answering *eligible*, evaluate again from the log."""
     stored = list(statements)
-    decision = evaluate([facts_of(s) for s in stored], status,  # type: ignore[arg-type]
-                        context, policy, as_of)
+    decision = evaluate_rows(stored, status, context, policy, as_of)
     if not decision.eligible:
         return decision
     states = keys if keys is not None else _key_states(session)
@@ -204,9 +214,7 @@ def decide(
             # A statement no logged signature vouches for is unreadable, and an unreadable
             # history is not eligible (principle 1). Dropping it instead could let a
             # rewritten refusal uncover an older consent.
-            return Decision(eligible=False, reasons=(Reason.insufficient_signers,),
-                            deciding_statement_id=s.statement_id, policy_id=policy.id,
-                            policy_sha256=policy.sha256)
+            return _unreadable(s, policy)
         rechecked.append(facts_of(s, signers=signers))
     return evaluate(rechecked, status, context, policy, as_of)  # type: ignore[arg-type]
 

@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from audit.storage import LogEntry
 from consent import (
@@ -289,3 +289,15 @@ def test_a_rewritten_refusal_never_uncovers_an_older_consent(world: World,
     assert decision.deciding_statement_id == refusal.statement_id
     listed = world.service.eligible(world.compiler, CONTEXT)
     assert [p["person_id"] for p in listed] == [other.id]
+
+
+def test_deleted_signature_rows_make_a_history_unreadable(world: World,
+                                                          person: PersonRecord) -> None:
+    refusal = statement(world.service, person, "refuses", world.alice.keys[0])
+    world.service.record_statement(world.alice.actor, refusal)
+    with world.service.transaction() as tx:
+        tx.session.execute(delete(StatementSignature).where(
+            StatementSignature.statement_id == refusal.statement_id))
+    decision = world.service.decision(world.alice.actor, person.id, CONTEXT)
+    assert not decision.eligible
+    assert world.service.eligible(world.compiler, CONTEXT) == []
