@@ -83,6 +83,12 @@ def _unauthenticated(detail: str = "Sign in first.") -> ProblemError:
     return ProblemError(401, "not_authenticated", detail, headers={"WWW-Authenticate": "Bearer"})
 
 
+def _factor_locked() -> ProblemError:
+    return ProblemError(403, "second_factor_locked",
+                        "The second factor is locked after too many failures; "
+                        "an administrator must re-enable the account.")
+
+
 class SignIn:
     """Every authentication step. Time comes from the service's clock."""
 
@@ -200,9 +206,7 @@ class SignIn:
             raise ProblemError(401, "invalid_challenge",
                           "The sign-in challenge is invalid or expired; sign in again.")
         if account.totp_locked:
-            raise ProblemError(403, "second_factor_locked",
-                          "The second factor is locked after too many failures; "
-                          "an administrator must re-enable the account.")
+            raise _factor_locked()
 
         step = None
         recovery_hash = None
@@ -268,9 +272,7 @@ class SignIn:
         if not allowed:
             raise self._throttled()
         if account.totp_locked:
-            raise ProblemError(403, "second_factor_locked",
-                               "The second factor is locked after too many failures; "
-                               "an administrator must re-enable the account.")
+            raise _factor_locked()
         step = matching_step(self._decrypt_secret(account), code, now)
         with self.service.db.write() as session:
             accepted, _tag = self._accept_factor(session, user_id, step, None, now)

@@ -28,6 +28,7 @@ from consent import (
     sign_existing,
 )
 from consent._keystore import generate_signing_key, load_keystore, read_public, save_keystore
+from consent._statement import CHANNELS, POSITIONS
 from consent.cli._common import (
     AsOfOption,
     DestinationOption,
@@ -56,11 +57,11 @@ KeystoreOption = Annotated[Path | None, typer.Option(
     "--keystore", envvar="CONSENT_KEYSTORE",
     help="The keystore file (default: `keys/PROFILE.json` in the config directory).")]
 
-POSITIONS = ("consents", "refuses", "withdraws", "retracts")
-CHANNELS = ("lawyer_visit", "letter", "phone_call", "court_hearing", "public_statement",
-            "recorded_message", "in_person")
 _KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+ReceiptOutOption = Annotated[Path | None, typer.Option(
+    "--receipt-out", help="Where to save the receipt (default: the config directory).")]
 
 
 def _keystore_path(current: State, option: Path | None) -> Path:
@@ -437,9 +438,7 @@ def record(
     duress_concern: Annotated[bool, typer.Option(
         "--duress-concern", help="You fear the person spoke under coercion.")] = False,
     keystore: KeystoreOption = None,
-    receipt_out: Annotated[Path | None, typer.Option(
-        "--receipt-out", help="Where to save the receipt (default: the config directory).")
-    ] = None,
+    receipt_out: ReceiptOutOption = None,
     yes: YesOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -502,9 +501,7 @@ def corroborate(
     statement_id: Annotated[str | None, typer.Argument(
         help="The statement to corroborate (default: the person's latest).")] = None,
     keystore: KeystoreOption = None,
-    receipt_out: Annotated[Path | None, typer.Option(
-        "--receipt-out", help="Where to save the receipt (default: the config directory).")
-    ] = None,
+    receipt_out: ReceiptOutOption = None,
     yes: YesOption = False,
     as_json: JsonOption = False,
 ) -> None:
